@@ -1,0 +1,366 @@
+"""config.toml: the admins' interface, read and checked once into frozen objects.
+
+``load_config(path)`` parses and validates the file; ``Config.from_mapping``
+does the same for a mapping (tests build configs in memory). Every fault is a
+:class:`~hub.errors.ConfigProblem` naming the file, the key path and, where it
+can be found, the line. Secrets never live here: sections name environment
+variables (``token_env = "..."``) and :func:`secret` reads them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal, Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from hub.errors import ConfigError, ConfigProblem
+
+__all__ = [
+    "ButtonConfig",
+    "Config",
+    "HandoffConfig",
+    "KBConfig",
+    "LLMConfig",
+    "LLMModelConfig",
+    "LLMTierConfig",
+    "RuleConfig",
+    "ServerConfig",
+    "SlackConfig",
+    "StoreConfig",
+    "TelegramConfig",
+    "WebchatConfig",
+    "load_config",
+    "secret",
+]
+
+
+class Section(BaseModel):
+    """Base for every config table: unknown keys are errors, values are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerConfig(Section):
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 8080
+
+
+class StoreConfig(Section):
+    url: str = "memory://"
+    transcript_max: Annotated[int, Field(ge=1)] = 200
+    dedupe_ttl_s: Annotated[int, Field(ge=600)] = 900
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, url: str) -> str:
+        if not url.startswith(("memory://", "redis://", "rediss://", "unix://")):
+            raise ValueError('expected "memory://" or a "redis://..." URL')
+        return url
+
+
+class LogConfig(Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class ButtonConfig(Section):
+    label: Annotated[str, Field(min_length=1)]
+    value: Annotated[str, Field(min_length=1)]
+
+
+class WebchatConfig(Section):
+    enabled: bool = True
+    title: str = "Switchboard support"
+    max_chars: Annotated[int, Field(ge=1)] = 4000
+    rate_limit_burst: Annotated[int, Field(ge=1)] = 20
+    rate_limit_per_s: Annotated[float, Field(gt=0)] = 5.0
+    secret_env: str = "WEBCHAT_SECRET"
+
+
+class TelegramConfig(Section):
+    enabled: bool = False
+    token_env: str = "TELEGRAM_BOT_TOKEN"
+    mode: Literal["polling", "webhook"] = "polling"
+    api_base: str = "https://api.telegram.org"
+    webhook_url: str = ""
+    webhook_path: str = "/telegram/webhook"
+    secret_token_env: str = "TELEGRAM_WEBHOOK_SECRET"
+    per_chat_per_s: Annotated[float, Field(gt=0)] = 1.0
+    global_per_s: Annotated[float, Field(gt=0)] = 30.0
+
+    @model_validator(mode="after")
+    def _webhook_needs_url(self) -> TelegramConfig:
+        if self.enabled and self.mode == "webhook" and not self.webhook_url:
+            raise ValueError('mode = "webhook" needs webhook_url')
+        return self
+
+
+class SlackConfig(Section):
+    enabled: bool = False
+    bot_token_env: str = "SLACK_BOT_TOKEN"
+    signing_secret_env: str = "SLACK_SIGNING_SECRET"
+    app_token_env: str = "SLACK_APP_TOKEN"
+    mode: Literal["events", "socket"] = "events"
+    api_base: str = "https://slack.com/api/"
+    events_path: str = "/slack/events"
+    channels: tuple[str, ...] = ()
+    thread_replies: bool = True
+
+
+class ChannelsConfig(Section):
+    webchat: WebchatConfig = WebchatConfig()
+    telegram: TelegramConfig = TelegramConfig()
+    slack: SlackConfig = SlackConfig()
+
+
+RuleAction = Literal["reply", "handoff", "tag", "route"]
+
+
+class RuleConfig(Section):
+    name: Annotated[str, Field(min_length=1)]
+    keywords: tuple[str, ...] = ()
+    pattern: str | None = None
+    channels: tuple[str, ...] = ()
+    priority: int = 0
+    action: RuleAction
+    text: str = ""
+    buttons: tuple[ButtonConfig, ...] = ()
+    queue: str = ""
+    tags: tuple[str, ...] = ()
+    tier: str = ""
+
+    @field_validator("pattern")
+    @classmethod
+    def _valid_regex(cls, pattern: str | None) -> str | None:
+        if pattern is not None:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"bad regex {pattern!r}: {exc}") from None
+        return pattern
+
+    @model_validator(mode="after")
+    def _action_has_its_fields(self) -> RuleConfig:
+        if not self.keywords and not self.pattern:
+            raise ValueError("a rule needs keywords or a pattern")
+        if self.action == "reply" and not self.text.strip():
+            raise ValueError('action = "reply" needs text')
+        if self.action == "tag" and not self.tags:
+            raise ValueError('action = "tag" needs tags')
+        if self.action == "route" and not self.tier:
+            raise ValueError('action = "route" needs tier')
+        return self
+
+
+class KBConfig(Section):
+    enabled: bool = True
+    path: str = "kb/faq.toml"
+    threshold: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
+    candidates: Annotated[int, Field(ge=1, le=10)] = 3
+
+
+class LLMModelConfig(Section):
+    model: Annotated[str, Field(min_length=1)]
+    api_base: str | None = None
+    api_key_env: str | None = None
+    input_cost_per_token: Annotated[float, Field(ge=0)] | None = None
+    output_cost_per_token: Annotated[float, Field(ge=0)] | None = None
+
+
+class LLMTierConfig(Section):
+    name: Annotated[str, Field(min_length=1)]
+    max_score: Annotated[float, Field(ge=0.0, le=1.0)] = 1.0
+    models: tuple[LLMModelConfig, ...] = Field(min_length=1)
+
+
+DEFAULT_SYSTEM_PROMPT = (
+    "You are the customer-support assistant of this company. Answer briefly and "
+    "politely, only from the reference answers provided. If they do not cover the "
+    "question, say you are not sure."
+)
+
+
+class LLMConfig(Section):
+    enabled: bool = True
+    timeout_s: Annotated[float, Field(gt=0)] = 20.0
+    daily_budget_usd: Annotated[float, Field(ge=0)] = 10.0
+    conversation_budget_usd: Annotated[float, Field(ge=0)] = 0.5
+    history_turns: Annotated[int, Field(ge=0)] = 5
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    refuse_topics: tuple[str, ...] = ("medical", "legal")
+    cache_ttl_s: Annotated[int, Field(ge=0)] = 3600
+    tiers: tuple[LLMTierConfig, ...] = ()
+
+    @model_validator(mode="after")
+    def _unique_tier_names(self) -> LLMConfig:
+        names = [t.name for t in self.tiers]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate tier names: {', '.join(dupes)}")
+        return self
+
+
+DEFAULT_REQUEST_PHRASES = (
+    "talk to a person",
+    "talk to a human",
+    "speak to a person",
+    "speak to a human",
+    "real person",
+    "human agent",
+    "live agent",
+    "customer service agent",
+)
+
+
+class HandoffConfig(Section):
+    agents_channel: str = ""
+    agents: tuple[str, ...] = ()
+    request_phrases: tuple[str, ...] = DEFAULT_REQUEST_PHRASES
+    offer_after_failures: Annotated[int, Field(ge=1)] = 2
+    note_prefix: str = "note:"
+    remind_after_s: Annotated[float, Field(gt=0)] = 300.0
+    transcript_lines: Annotated[int, Field(ge=0)] = 10
+    sentiment: bool = False
+    sentiment_threshold: Annotated[float, Field(ge=-1.0, le=0.0)] = -0.5
+    queue_message: str = (
+        "I've passed this on to our support team. A person will answer here, "
+        "usually within {wait}."
+    )
+    expected_wait: str = "15 minutes"
+    resolved_message: str = "Your conversation was marked as resolved. Write again any time."
+    returned_message: str = "You're back with the assistant. How can I help?"
+
+
+class Config(Section):
+    """The whole of config.toml. Every table is optional; defaults run the demo."""
+
+    server: ServerConfig = ServerConfig()
+    store: StoreConfig = StoreConfig()
+    log: LogConfig = LogConfig()
+    channels: ChannelsConfig = ChannelsConfig()
+    rules: tuple[RuleConfig, ...] = ()
+    kb: KBConfig = KBConfig()
+    llm: LLMConfig = LLMConfig()
+    handoff: HandoffConfig = HandoffConfig()
+    source: Path | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="after")
+    def _unique_rule_names(self) -> Config:
+        names = [r.name for r in self.rules]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate rule names: {', '.join(dupes)}")
+        tiers = {t.name for t in self.llm.tiers}
+        for rule in self.rules:
+            if rule.action == "route" and tiers and rule.tier not in tiers:
+                raise ValueError(f"rule {rule.name!r} routes to unknown tier {rule.tier!r}")
+        return self
+
+    @classmethod
+    def from_mapping(
+        cls, data: Mapping[str, Any], *, file: str = "<config>", text: str = ""
+    ) -> Config:
+        """Validate ``data``; raise ConfigError naming each key at fault."""
+        try:
+            return cls.model_validate(dict(data))
+        except ValidationError as exc:
+            raise ConfigError(_problems(exc, file, text)) from None
+
+    def resolve(self, relative: str) -> Path:
+        """A path from the config, taken relative to the config file's folder."""
+        path = Path(relative)
+        if path.is_absolute() or self.source is None:
+            return path
+        return self.source.parent / path
+
+
+def load_config(path: str | os.PathLike[str]) -> Config:
+    """Read and validate a config file; a missing file gives the embedded defaults."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError([ConfigProblem(str(path), "", "file not found")])
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = _toml_error_line(str(exc))
+        raise ConfigError([ConfigProblem(str(path), "", f"not valid TOML: {exc}", line)]) from None
+    config = Config.from_mapping(data, file=str(path), text=text)
+    return config.model_copy(update={"source": path.resolve()})
+
+
+def secret(env_name: str | None) -> str | None:
+    """The value of the environment variable a config key names, or None."""
+    if not env_name:
+        return None
+    return os.environ.get(env_name) or None
+
+
+# -- error reporting ---------------------------------------------------------
+
+
+def _problems(exc: ValidationError, file: str, text: str) -> list[ConfigProblem]:
+    problems = []
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+        key = _dotted(loc)
+        message = _message(err)
+        problems.append(ConfigProblem(file, key, message, _find_line(text, loc)))
+    return problems
+
+
+def _message(err: Mapping[str, Any]) -> str:
+    if err["type"] == "extra_forbidden":
+        return "unknown key"
+    msg = str(err["msg"])
+    msg = msg.removeprefix("Value error, ")
+    if err["type"] == "literal_error":
+        return f"{msg}, got {err['input']!r}"
+    return msg
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+_HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?")
+_KEY = re.compile(r"^\s*([A-Za-z0-9_\-]+)\s*=")
+
+
+def _find_line(text: str, loc: tuple[Any, ...]) -> int | None:
+    """Best-effort line of ``loc`` in the TOML source (tables, arrays of tables)."""
+    if not text or not loc:
+        return None
+    names = [p for p in loc if isinstance(p, str)]
+    want_table = ".".join(names[:-1])
+    want_key = names[-1]
+    index = next((p for p in loc if isinstance(p, int)), None)
+    seen: dict[str, int] = {}
+    table = ""
+    occurrence = -1
+    table_line: int | None = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = _HEADER.match(line)
+        if header:
+            table = header.group(1)
+            seen[table] = seen.get(table, -1) + 1
+            occurrence = seen[table]
+            if table == ".".join(names) and (index is None or occurrence == index):
+                table_line = number
+            continue
+        key = _KEY.match(line)
+        if key and key.group(1) == want_key and table == want_table:
+            if index is None or occurrence == index:
+                return number
+    return table_line
+
+
+def _toml_error_line(message: str) -> int | None:
+    match = re.search(r"line (\d+)", message)
+    return int(match.group(1)) if match else None

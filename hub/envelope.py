@@ -1,0 +1,139 @@
+"""The common envelope: what adapters hand to the hub and what the hub hands back.
+
+Nothing platform-specific crosses this boundary. Adapters convert an aiogram
+``Message`` or a Slack event into an :class:`InboundMessage`, and an
+:class:`OutboundMessage` back into a platform call.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal, Mapping
+
+__all__ = [
+    "Attachment",
+    "Button",
+    "InboundMessage",
+    "OutboundMessage",
+    "Sender",
+    "new_id",
+]
+
+Sender = Literal["customer", "bot", "agent", "system"]
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+def new_id() -> str:
+    """A fresh, unguessable identifier (32 hex characters)."""
+    return uuid.uuid4().hex
+
+
+def _freeze(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return MappingProxyType(dict(mapping)) if mapping else _EMPTY
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A reference to a file the customer shared; the hub never downloads it."""
+
+    kind: str  # "photo", "document", "voice", "sticker", "file", ...
+    ref: str  # platform file id or URL
+    name: str = ""
+    mime_type: str = ""
+    size: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """A button on an outbound message; pressing it sends ``value`` back as text."""
+
+    label: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """One customer message, as every adapter delivers it to the hub.
+
+    ``conversation_id`` is the channel's own address of the conversation (a
+    webchat session, a Telegram chat, a Slack DM or thread); together with
+    ``channel`` it is unique. ``message_id`` is unique within the channel and
+    is what duplicates are recognised by.
+    """
+
+    channel: str
+    conversation_id: str
+    user_id: str
+    message_id: str
+    text: str
+    user_name: str = ""
+    thread: str | None = None
+    timestamp: float = field(default_factory=time.time)
+    attachments: tuple[Attachment, ...] = ()
+    metadata: Mapping[str, Any] = _EMPTY
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "metadata", _freeze(self.metadata))
+        object.__setattr__(self, "attachments", tuple(self.attachments))
+
+    @property
+    def address(self) -> str:
+        """Channel-qualified conversation address, unique across the hub."""
+        return f"{self.channel}:{self.conversation_id}"
+
+    @property
+    def dedupe_key(self) -> str:
+        return f"{self.channel}:{self.message_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """One message from the hub (bot, agent or system) to a customer."""
+
+    channel: str
+    conversation_id: str
+    text: str
+    buttons: tuple[Button, ...] = ()
+    sender: Sender = "bot"
+    sender_name: str = ""
+    reply_to: str | None = None
+    thread: str | None = None
+    message_id: str = field(default_factory=new_id)
+    timestamp: float = field(default_factory=time.time)
+    metadata: Mapping[str, Any] = _EMPTY
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "metadata", _freeze(self.metadata))
+        object.__setattr__(self, "buttons", tuple(self.buttons))
+
+    @property
+    def address(self) -> str:
+        return f"{self.channel}:{self.conversation_id}"
+
+    @classmethod
+    def reply(
+        cls,
+        to: InboundMessage,
+        text: str,
+        *,
+        buttons: tuple[Button, ...] = (),
+        sender: Sender = "bot",
+        sender_name: str = "",
+        metadata: Mapping[str, Any] | None = None,
+    ) -> OutboundMessage:
+        """An answer to ``to`` on the same channel, conversation and thread."""
+        return cls(
+            channel=to.channel,
+            conversation_id=to.conversation_id,
+            text=text,
+            buttons=buttons,
+            sender=sender,
+            sender_name=sender_name,
+            reply_to=to.message_id,
+            thread=to.thread,
+            metadata=metadata or _EMPTY,
+        )

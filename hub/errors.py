@@ -1,0 +1,72 @@
+"""Errors raised by the hub, under one base class.
+
+HubError
+ ├── ConfigError          config.toml (or the FAQ file) is invalid; names file, key and line
+ ├── StoreError           the store (memory or Redis) failed
+ │    └── StoreUnavailable    Redis is unreachable
+ ├── DeliveryError        a message could not be delivered to a channel
+ │    └── PermanentDeliveryError  it never will be (bot blocked, channel not found)
+ └── ProviderError        an LLM provider failed, timed out or declined
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "ConfigError",
+    "ConfigProblem",
+    "DeliveryError",
+    "HubError",
+    "PermanentDeliveryError",
+    "ProviderError",
+    "StoreError",
+    "StoreUnavailable",
+]
+
+
+class HubError(Exception):
+    """Base of every error the hub raises on purpose."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigProblem:
+    """One thing wrong with a config file: where, and what."""
+
+    file: str
+    key: str
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        key = f" {self.key}:" if self.key else ""
+        return f"{where}:{key} {self.message}"
+
+
+class ConfigError(HubError):
+    """A config or FAQ file is invalid. ``problems`` lists each fault."""
+
+    def __init__(self, problems: list[ConfigProblem]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class StoreError(HubError):
+    """The conversation store failed."""
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot be reached (Redis down or refusing connections)."""
+
+
+class DeliveryError(HubError):
+    """A message could not be delivered; it may be retried."""
+
+
+class PermanentDeliveryError(DeliveryError):
+    """A message will never be deliverable (the customer blocked the bot, ...)."""
+
+
+class ProviderError(HubError):
+    """An LLM provider failed, timed out or declined to answer."""
