@@ -74,7 +74,7 @@ class InboundMessage:
     thread: str | None = None
     timestamp: float = field(default_factory=time.time)
     attachments: tuple[Attachment, ...] = ()
-    metadata: Mapping[str, Any] = _EMPTY
+    metadata: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "metadata", _freeze(self.metadata))
@@ -104,7 +104,7 @@ class OutboundMessage:
     thread: str | None = None
     message_id: str = field(default_factory=new_id)
     timestamp: float = field(default_factory=time.time)
-    metadata: Mapping[str, Any] = _EMPTY
+    metadata: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "metadata", _freeze(self.metadata))

@@ -1,0 +1,49 @@
+"""What the hub expects of a channel adapter, and what adapters may call on the hub."""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from aiohttp import web
+
+from hub.envelope import InboundMessage, OutboundMessage
+
+__all__ = ["Adapter", "Ingress"]
+
+
+@runtime_checkable
+class Ingress(Protocol):
+    """Where adapters hand inbound envelopes.
+
+    ``submit`` returns quickly: False for a duplicate (same channel and message
+    id seen recently), True once the message is accepted. Messages of one
+    conversation are processed strictly in the order they were accepted; this
+    ordering is the ingress's promise, not the adapter's. It raises
+    :class:`~hub.errors.StoreUnavailable` when it cannot accept the message,
+    so the adapter can ask the platform to deliver it again.
+    """
+
+    async def submit(self, message: InboundMessage) -> bool: ...
+
+
+@runtime_checkable
+class Adapter(Protocol):
+    """One channel. Built from its config section with an Ingress passed in.
+
+    ``routes`` adds the adapter's HTTP endpoints (webhooks, pages) to the hub's
+    server before it starts. ``send`` delivers one message in order, retrying
+    what is worth retrying; it raises PermanentDeliveryError when the message
+    can never be delivered and DeliveryError when it gave up for now.
+    """
+
+    name: str
+
+    def routes(self, app: web.Application) -> None: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def send(self, message: OutboundMessage) -> None: ...
+
+    async def typing(self, message: InboundMessage, on: bool) -> None: ...

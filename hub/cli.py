@@ -1,0 +1,148 @@
+"""The ``hub`` command: run, check, ask (and the knowledge-base tools).
+
+Only this module configures logging handlers and prints.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from hub.config import Config, load_config  # noqa: E402
+from hub.envelope import InboundMessage, new_id  # noqa: E402
+from hub.errors import ConfigError  # noqa: E402
+from hub.logs import setup_logging  # noqa: E402
+
+__all__ = ["main"]
+
+DEFAULT_CONFIG = "config.toml"
+
+
+def _load(path: str) -> Config:
+    """The config at ``path``; the embedded defaults when the default file is absent."""
+    if path == DEFAULT_CONFIG and not Path(path).exists():
+        return Config()
+    return load_config(path)
+
+
+def _config_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config", default=DEFAULT_CONFIG, metavar="PATH", help="config file (./config.toml)"
+    )
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from hub.service import run
+
+    config = _load(args.config)
+    setup_logging(config.log.level)
+    try:
+        asyncio.run(run(config))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(f"{args.config}: OK ({len(config.rules)} rules, {len(config.llm.tiers)} LLM tiers)")
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    setup_logging("WARNING")
+    result = asyncio.run(_ask(config, args.text, args.channel))
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, default=str))
+        return 0
+    print(f"stage:   {result['stage']}")
+    print(f"reason:  {result['reason']}")
+    print(f"reply:   {result['reply']}")
+    for button in result["buttons"]:
+        print(f"button:  [{button['label']}] -> {button['value']}")
+    if result["handoff"]:
+        print(f"handoff: {result['handoff']['reason']} (queue {result['handoff']['queue'] or '-'})")
+    for step in result["trace"]:
+        print(f"trace:   {step}")
+    for key, value in result["details"].items():
+        print(f"detail:  {key} = {value}")
+    return 0
+
+
+async def _ask(config: Config, text: str, channel: str) -> dict[str, object]:
+    """Run one message through the stages, with no channel and a throwaway store."""
+    from hub.conversation import Conversation
+    from hub.hub import Hub
+    from hub.metrics import Metrics
+    from hub.service import build_stages
+    from hub.store import MemoryStore
+
+    store = MemoryStore()
+    metrics = Metrics()
+    hub = Hub(config, store, build_stages(config, store, metrics), metrics=metrics)
+    message = InboundMessage(
+        channel=channel, conversation_id="ask", user_id="admin", message_id=new_id(), text=text
+    )
+    turn = await hub.new_turn(message, Conversation.start(message), dry_run=True)
+    decision = await hub.decide(turn)
+    result = decision.as_dict()
+    result["trace"] = list(turn.trace)
+    result["tags"] = sorted(turn.tags)
+    return result
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hub", description="Switchboard support hub")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="start the hub")
+    _config_arg(run)
+    run.set_defaults(func=cmd_run)
+
+    check = sub.add_parser("check", help="validate a config file (exit 1 if invalid)")
+    _config_arg(check)
+    check.set_defaults(func=cmd_check)
+
+    ask = sub.add_parser("ask", help="run one message through the stages and show the decision")
+    _config_arg(ask)
+    ask.add_argument("--json", action="store_true", help="print the decision as JSON")
+    ask.add_argument("--channel", default="webchat", help="pretend the message came on CHANNEL")
+    ask.add_argument("text")
+    ask.set_defaults(func=cmd_ask)
+
+    _register_plugins(sub)
+    return parser
+
+
+def _register_plugins(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    try:
+        from kb.cli import register
+    except ImportError:
+        return
+    register(sub)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,158 @@
+"""The running service: store, stages, hub, adapters, HTTP server and hot reload.
+
+``HubService`` is one async context manager; ``hub run`` enters it and waits.
+Tests enter it with ``port = 0`` and a config built in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from contextlib import AsyncExitStack
+from typing import Any
+
+from aiohttp import web
+
+from hub.adapter import Adapter
+from hub.config import Config, load_config
+from hub.errors import ConfigError
+from hub.handoff import HandoffStage
+from hub.hub import Hub
+from hub.metrics import CONTENT_TYPE_LATEST, Metrics
+from hub.stages import Stage
+from hub.store import Store, open_store
+from hub.watch import FileWatcher
+from routing.rules import RuleStage
+
+__all__ = ["HubService", "build_adapters", "build_app", "build_stages", "run"]
+
+logger = logging.getLogger(__name__)
+
+
+def build_stages(config: Config, store: Store, metrics: Metrics) -> list[Stage]:
+    """The chain, cheapest first: rules, knowledge base, LLM, hand-off."""
+    return [RuleStage(), HandoffStage()]
+
+
+def build_adapters(config: Config, hub: Hub, store: Store) -> list[Adapter]:
+    """One adapter per enabled channel."""
+    adapters: list[Adapter] = []
+    if config.channels.webchat.enabled:
+        from adapters.webchat import WebchatAdapter
+
+        adapters.append(WebchatAdapter(config.channels.webchat, hub, store))
+    return adapters
+
+
+def build_app(hub: Hub, adapters: list[Adapter]) -> web.Application:
+    app = web.Application(client_max_size=1024 * 1024)
+    app["hub"] = hub
+    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/metrics", _metrics)
+    for adapter in adapters:
+        adapter.routes(app)
+    return app
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    hub: Hub = request.app["hub"]
+    store_ok = await hub.store.ping()
+    components: dict[str, Any] = {"store": {"status": "ok" if store_ok else "down"}}
+    for name, adapter in hub.adapters.items():
+        health = getattr(adapter, "health", None)
+        components[name] = health() if health else {"status": "ok"}
+    for stage in hub.chain.stages:
+        health = getattr(stage, "health", None)
+        if health is not None:
+            components[stage.name] = health()
+    healthy = all(c.get("status") == "ok" for c in components.values())
+    body = {"status": "ok" if healthy else "degraded", "components": components}
+    return web.json_response(body, status=200 if healthy else 503)
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    hub: Hub = request.app["hub"]
+    return web.Response(body=hub.metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+class HubService:
+    """Everything ``hub run`` starts, started and stopped in order."""
+
+    def __init__(self, config: Config, *, store: Store | None = None) -> None:
+        self.config = config
+        self._given_store = store
+        self._stack = AsyncExitStack()
+        self.hub: Hub
+        self.adapters: list[Adapter] = []
+        self.port: int = config.server.port
+
+    async def __aenter__(self) -> HubService:
+        try:
+            await self._start()
+        except BaseException:
+            await self._stack.aclose()
+            raise
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._stack.aclose()
+
+    async def _start(self) -> None:
+        config = self.config
+        store = self._given_store or open_store(config.store.url)
+        if self._given_store is None:
+            self._stack.push_async_callback(store.close)
+        metrics = Metrics()
+        self.hub = Hub(config, store, build_stages(config, store, metrics), metrics=metrics)
+        self._stack.push_async_callback(self.hub.close)
+        self.adapters = build_adapters(config, self.hub, store)
+        for adapter in self.adapters:
+            self.hub.register(adapter)
+        app = build_app(self.hub, self.adapters)
+        for adapter in self.adapters:
+            await adapter.start()
+            self._stack.push_async_callback(adapter.stop)
+        await self._serve(app)
+        if config.source is not None:
+            watcher = FileWatcher(config.source, self.reload)
+            await self._stack.enter_async_context(watcher)
+
+    async def _serve(self, app: web.Application) -> None:
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        self._stack.push_async_callback(runner.cleanup)
+        site = web.TCPSite(runner, self.config.server.host, self.config.server.port)
+        await site.start()
+        self.port = runner.addresses[0][1]
+        logger.info("serving on http://%s:%s", self.config.server.host, self.port)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.config.server.host}:{self.port}"
+
+    async def reload(self) -> bool:
+        """Re-read the config file; keep the last good config if the edit is invalid."""
+        assert self.config.source is not None
+        try:
+            config = load_config(self.config.source)
+        except ConfigError as exc:
+            logger.error("config not reloaded, the last good config keeps serving:\n%s", exc)
+            self.hub.metrics.errors.labels("config").inc()
+            return False
+        self.config = config
+        await self.hub.apply_config(config)
+        logger.info("config reloaded from %s", config.source)
+        return True
+
+
+async def run(config: Config) -> None:
+    """Run until SIGINT or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with HubService(config) as service:
+        print(f"Switchboard is running: open {service.url}/ (Ctrl-C to stop)", flush=True)
+        await stop.wait()
+        logger.info("shutting down")

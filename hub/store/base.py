@@ -1,0 +1,74 @@
+"""The store protocol: everything the hub remembers, behind one small interface.
+
+Two implementations pass the same contract suite (``tests/hub/test_store_contract.py``):
+:class:`~hub.store.memory.MemoryStore` (the default, one process) and
+:class:`~hub.store.redis.RedisStore` (survives restarts, shared by processes).
+
+Values given to the generic key-value methods must be JSON-serialisable.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+from hub.conversation import Conversation, TranscriptEntry
+
+__all__ = ["Store"]
+
+
+@runtime_checkable
+class Store(Protocol):
+    # -- dedupe and locks ------------------------------------------------------
+    async def claim(self, key: str, ttl_s: float) -> bool:
+        """Set ``key`` if absent, for ``ttl_s`` seconds. True if this call set it."""
+        ...
+
+    async def release(self, key: str) -> None:
+        """Forget a claim (so a message that failed before processing can come again)."""
+        ...
+
+    # -- conversations ---------------------------------------------------------
+    async def get_conversation(self, conversation_id: str) -> Conversation | None: ...
+
+    async def conversation_at(self, address: str) -> Conversation | None:
+        """The current conversation at a channel address, if any."""
+        ...
+
+    async def save_conversation(self, conversation: Conversation) -> None:
+        """Store it and make it the current conversation at its address."""
+        ...
+
+    # -- transcripts -----------------------------------------------------------
+    async def append(self, conversation_id: str, entry: TranscriptEntry, max_len: int) -> None:
+        """Append to a transcript, keeping only the newest ``max_len`` entries."""
+        ...
+
+    async def transcript(
+        self, conversation_id: str, limit: int | None = None
+    ) -> list[TranscriptEntry]:
+        """Oldest first; with ``limit``, only the newest ``limit`` entries."""
+        ...
+
+    # -- generic JSON key-value, counters and sets -----------------------------
+    async def get(self, key: str) -> Any | None: ...
+
+    async def set(self, key: str, value: Any, ttl_s: float | None = None) -> None: ...
+
+    async def delete(self, key: str) -> None: ...
+
+    async def incr(self, key: str, amount: float = 1.0, ttl_s: float | None = None) -> float:
+        """Add to a float counter (created at 0) and return the new value."""
+        ...
+
+    async def add_member(self, key: str, member: str) -> None: ...
+
+    async def remove_member(self, key: str, member: str) -> None: ...
+
+    async def members(self, key: str) -> set[str]: ...
+
+    # -- lifecycle -------------------------------------------------------------
+    async def ping(self) -> bool:
+        """True if the store answers."""
+        ...
+
+    async def close(self) -> None: ...

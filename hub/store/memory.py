@@ -1,0 +1,132 @@
+"""In-memory store: the default, for one process and for tests."""
+
+from __future__ import annotations
+
+import copy
+import heapq
+import json
+import time
+from collections import deque
+from typing import Any
+
+from hub.conversation import Conversation, TranscriptEntry
+
+__all__ = ["MemoryStore"]
+
+
+class MemoryStore:
+    """Everything in dicts. Values are copied through JSON, as Redis would."""
+
+    def __init__(self, clock: Any = time.monotonic) -> None:
+        self._clock = clock
+        self._values: dict[str, Any] = {}
+        self._expiry: dict[str, float] = {}
+        self._heap: list[tuple[float, str]] = []
+        self._conversations: dict[str, dict[str, Any]] = {}
+        self._addresses: dict[str, str] = {}
+        self._transcripts: dict[str, deque[dict[str, Any]]] = {}
+        self._sets: dict[str, set[str]] = {}
+
+    # -- expiry ------------------------------------------------------------------
+    def _purge(self) -> None:
+        now = self._clock()
+        while self._heap and self._heap[0][0] <= now:
+            at, key = heapq.heappop(self._heap)
+            if self._expiry.get(key) == at:
+                del self._expiry[key]
+                self._values.pop(key, None)
+
+    def _put(self, key: str, value: Any, ttl_s: float | None) -> None:
+        self._values[key] = value
+        if ttl_s is None:
+            self._expiry.pop(key, None)
+            return
+        at = self._clock() + ttl_s
+        self._expiry[key] = at
+        heapq.heappush(self._heap, (at, key))
+
+    # -- dedupe ------------------------------------------------------------------
+    async def claim(self, key: str, ttl_s: float) -> bool:
+        self._purge()
+        if key in self._values:
+            return False
+        self._put(key, True, ttl_s)
+        return True
+
+    async def release(self, key: str) -> None:
+        self._values.pop(key, None)
+        self._expiry.pop(key, None)
+
+    # -- conversations -----------------------------------------------------------
+    async def get_conversation(self, conversation_id: str) -> Conversation | None:
+        data = self._conversations.get(conversation_id)
+        return Conversation.from_json(copy.deepcopy(data)) if data else None
+
+    async def conversation_at(self, address: str) -> Conversation | None:
+        conversation_id = self._addresses.get(address)
+        return await self.get_conversation(conversation_id) if conversation_id else None
+
+    async def save_conversation(self, conversation: Conversation) -> None:
+        self._conversations[conversation.id] = _roundtrip(conversation.to_json())
+        self._addresses[conversation.address] = conversation.id
+
+    # -- transcripts -------------------------------------------------------------
+    async def append(self, conversation_id: str, entry: TranscriptEntry, max_len: int) -> None:
+        lines = self._transcripts.get(conversation_id)
+        if lines is None or lines.maxlen != max_len:
+            lines = deque(lines or (), maxlen=max_len)
+            self._transcripts[conversation_id] = lines
+        lines.append(_roundtrip(entry.to_json()))
+
+    async def transcript(
+        self, conversation_id: str, limit: int | None = None
+    ) -> list[TranscriptEntry]:
+        lines = list(self._transcripts.get(conversation_id, ()))
+        if limit is not None:
+            lines = lines[-limit:] if limit > 0 else []
+        return [TranscriptEntry.from_json(copy.deepcopy(line)) for line in lines]
+
+    # -- key-value ---------------------------------------------------------------
+    async def get(self, key: str) -> Any | None:
+        self._purge()
+        value = self._values.get(key)
+        return copy.deepcopy(value)
+
+    async def set(self, key: str, value: Any, ttl_s: float | None = None) -> None:
+        self._purge()
+        self._put(key, _roundtrip(value), ttl_s)
+
+    async def delete(self, key: str) -> None:
+        self._values.pop(key, None)
+        self._expiry.pop(key, None)
+        self._sets.pop(key, None)
+
+    async def incr(self, key: str, amount: float = 1.0, ttl_s: float | None = None) -> float:
+        self._purge()
+        value = float(self._values.get(key) or 0.0) + amount
+        if key in self._expiry and ttl_s is None:
+            self._values[key] = value
+        else:
+            self._put(key, value, ttl_s)
+        return value
+
+    async def add_member(self, key: str, member: str) -> None:
+        self._sets.setdefault(key, set()).add(member)
+
+    async def remove_member(self, key: str, member: str) -> None:
+        self._sets.get(key, set()).discard(member)
+
+    async def members(self, key: str) -> set[str]:
+        return set(self._sets.get(key, ()))
+
+    # -- lifecycle ---------------------------------------------------------------
+    async def ping(self) -> bool:
+        return True
+
+    async def close(self) -> None:
+        return None
+
+
+def _roundtrip(value: Any) -> Any:
+    """Copy through JSON so the memory store accepts exactly what Redis would."""
+    return json.loads(json.dumps(value))

@@ -1,0 +1,143 @@
+"""Redis store (redis.asyncio): survives restarts and is shared by hub processes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from redis import asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from hub.conversation import Conversation, TranscriptEntry
+from hub.errors import StoreError, StoreUnavailable
+from hub.store.keys import Keys
+
+__all__ = ["RedisStore"]
+
+
+@asynccontextmanager
+async def _translated(operation: str) -> AsyncIterator[None]:
+    """Turn redis-py errors into the hub's own, naming the operation."""
+    try:
+        yield
+    except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+        raise StoreUnavailable(f"redis unavailable during {operation}: {exc}") from exc
+    except RedisError as exc:
+        raise StoreError(f"redis error during {operation}: {exc}") from exc
+
+
+def _ms(ttl_s: float) -> int:
+    return max(1, int(ttl_s * 1000))
+
+
+class RedisStore:
+    """The store on Redis. Pass in a ``redis.asyncio.Redis`` client."""
+
+    def __init__(self, redis: aioredis.Redis, keys: Keys | None = None) -> None:
+        self.redis = redis
+        self.keys = keys or Keys()
+
+    @classmethod
+    def from_url(cls, url: str) -> RedisStore:
+        client = aioredis.Redis.from_url(
+            url, decode_responses=True, socket_timeout=5, socket_connect_timeout=5
+        )
+        return cls(client)
+
+    # -- dedupe ------------------------------------------------------------------
+    async def claim(self, key: str, ttl_s: float) -> bool:
+        async with _translated("claim"):
+            return bool(await self.redis.set(self.keys.dedupe(key), "1", nx=True, px=_ms(ttl_s)))
+
+    async def release(self, key: str) -> None:
+        async with _translated("release"):
+            await self.redis.delete(self.keys.dedupe(key))
+
+    # -- conversations -----------------------------------------------------------
+    async def get_conversation(self, conversation_id: str) -> Conversation | None:
+        async with _translated("get_conversation"):
+            raw = await self.redis.get(self.keys.conversation(conversation_id))
+        return Conversation.from_json(json.loads(raw)) if raw else None
+
+    async def conversation_at(self, address: str) -> Conversation | None:
+        async with _translated("conversation_at"):
+            conversation_id = await self.redis.get(self.keys.address(address))
+        return await self.get_conversation(conversation_id) if conversation_id else None
+
+    async def save_conversation(self, conversation: Conversation) -> None:
+        async with _translated("save_conversation"):
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.set(
+                    self.keys.conversation(conversation.id), json.dumps(conversation.to_json())
+                )
+                pipe.set(self.keys.address(conversation.address), conversation.id)
+                await pipe.execute()
+
+    # -- transcripts -------------------------------------------------------------
+    async def append(self, conversation_id: str, entry: TranscriptEntry, max_len: int) -> None:
+        key = self.keys.transcript(conversation_id)
+        async with _translated("append"):
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.rpush(key, json.dumps(entry.to_json()))
+                pipe.ltrim(key, -max_len, -1)
+                await pipe.execute()
+
+    async def transcript(
+        self, conversation_id: str, limit: int | None = None
+    ) -> list[TranscriptEntry]:
+        if limit is not None and limit <= 0:
+            return []
+        start = -limit if limit else 0
+        async with _translated("transcript"):
+            lines = await self.redis.lrange(self.keys.transcript(conversation_id), start, -1)
+        return [TranscriptEntry.from_json(json.loads(line)) for line in lines]
+
+    # -- key-value ---------------------------------------------------------------
+    async def get(self, key: str) -> Any | None:
+        async with _translated("get"):
+            raw = await self.redis.get(self.keys.kv(key))
+        return json.loads(raw) if raw is not None else None
+
+    async def set(self, key: str, value: Any, ttl_s: float | None = None) -> None:
+        async with _translated("set"):
+            await self.redis.set(
+                self.keys.kv(key), json.dumps(value), px=_ms(ttl_s) if ttl_s else None
+            )
+
+    async def delete(self, key: str) -> None:
+        async with _translated("delete"):
+            await self.redis.delete(self.keys.kv(key))
+
+    async def incr(self, key: str, amount: float = 1.0, ttl_s: float | None = None) -> float:
+        redis_key = self.keys.kv(key)
+        async with _translated("incr"):
+            value = await self.redis.incrbyfloat(redis_key, amount)
+            if ttl_s and await self.redis.pttl(redis_key) == -1:
+                await self.redis.pexpire(redis_key, _ms(ttl_s))
+        return float(value)
+
+    async def add_member(self, key: str, member: str) -> None:
+        async with _translated("add_member"):
+            await self.redis.sadd(self.keys.kv(key), member)
+
+    async def remove_member(self, key: str, member: str) -> None:
+        async with _translated("remove_member"):
+            await self.redis.srem(self.keys.kv(key), member)
+
+    async def members(self, key: str) -> set[str]:
+        async with _translated("members"):
+            return set(await self.redis.smembers(self.keys.kv(key)))
+
+    # -- lifecycle ---------------------------------------------------------------
+    async def ping(self) -> bool:
+        try:
+            return bool(await self.redis.ping())
+        except (RedisError, OSError):
+            return False
+
+    async def close(self) -> None:
+        await self.redis.aclose()
