@@ -25,9 +25,11 @@ from hub.store import Store, open_store
 from hub.watch import FileWatcher
 from routing.rules import RuleStage
 
-__all__ = ["HubService", "build_adapters", "build_app", "build_stages", "run"]
+__all__ = ["HUB_KEY", "HubService", "build_adapters", "build_app", "build_stages", "run"]
 
 logger = logging.getLogger(__name__)
+
+HUB_KEY: web.AppKey[Hub] = web.AppKey("hub", Hub)
 
 
 def build_stages(config: Config, store: Store, metrics: Metrics) -> list[Stage]:
@@ -47,7 +49,7 @@ def build_adapters(config: Config, hub: Hub, store: Store) -> list[Adapter]:
 
 def build_app(hub: Hub, adapters: list[Adapter]) -> web.Application:
     app = web.Application(client_max_size=1024 * 1024)
-    app["hub"] = hub
+    app[HUB_KEY] = hub
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/metrics", _metrics)
     for adapter in adapters:
@@ -56,7 +58,7 @@ def build_app(hub: Hub, adapters: list[Adapter]) -> web.Application:
 
 
 async def _healthz(request: web.Request) -> web.Response:
-    hub: Hub = request.app["hub"]
+    hub = request.app[HUB_KEY]
     store_ok = await hub.store.ping()
     components: dict[str, Any] = {"store": {"status": "ok" if store_ok else "down"}}
     for name, adapter in hub.adapters.items():
@@ -72,7 +74,7 @@ async def _healthz(request: web.Request) -> web.Response:
 
 
 async def _metrics(request: web.Request) -> web.Response:
-    hub: Hub = request.app["hub"]
+    hub = request.app[HUB_KEY]
     return web.Response(body=hub.metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
