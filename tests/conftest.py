@@ -25,10 +25,10 @@ def redis_server() -> Iterator[RedisServer]:
 
 
 @pytest.fixture
-async def redis_url(redis_server: RedisServer) -> AsyncIterator[str]:
+def redis_url(redis_server: RedisServer) -> str:
     """A clean database on the session's redis-server."""
     redis_server.flushall()
-    yield redis_server.url
+    return redis_server.url
 
 
 @pytest.fixture(params=["memory", "redis"])
