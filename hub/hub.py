@@ -16,6 +16,7 @@ from hub.logs import conversation_scope
 from hub.metrics import Metrics
 from hub.stages import Decision, Stage, StageChain, Turn
 from hub.store import Store
+from hub.typing_indicator import TypingIndicator
 
 __all__ = ["Handler", "Hub", "Middleware"]
 
@@ -23,6 +24,8 @@ logger = logging.getLogger(__name__)
 
 Handler = Callable[[Turn], Awaitable[Decision]]
 Middleware = Callable[[Handler, Turn], Awaitable[Decision]]
+
+TYPING_DELAY_S = 0.15  # show "typing" only for answers slower than this
 
 APOLOGY = "Sorry, something went wrong on our side. Please try again in a moment."
 
@@ -65,6 +68,7 @@ class Hub:
         self.middleware = [errors_middleware, *middleware]
         self.adapters: dict[str, Adapter] = {}
         self.decision_listeners: list[Callable[[Turn, Decision], Awaitable[None]]] = []
+        self.typing_delay_s = TYPING_DELAY_S
         self._lanes: Lanes[InboundMessage] = Lanes(self._work)
 
     # -- wiring ------------------------------------------------------------------
@@ -115,17 +119,16 @@ class Hub:
         conversation = await self.conversation_for(message)
         max_len = self.config.store.transcript_max
         await self.store.append(conversation.id, TranscriptEntry.inbound(message), max_len)
-        adapter = self.adapters.get(message.channel)
-        if adapter is not None:
-            await adapter.typing(message, True)
+        typing = TypingIndicator(self.adapters.get(message.channel), message, self.typing_delay_s)
         turn = await self.new_turn(message, conversation)
         decision = await self.decide(turn)
+        await typing.stop(replied=bool(decision.text))
         await self.record(turn, decision)
         if decision.text:
             reply = OutboundMessage.reply(message, decision.text, buttons=decision.buttons)
-            await self.deliver(reply, stage=decision.stage, reason=decision.reason)
-        elif adapter is not None:
-            await adapter.typing(message, False)
+            await self.deliver(
+                reply, stage=decision.stage, reason=decision.reason, conversation=turn.conversation
+            )
         for listener in self.decision_listeners:
             await listener(turn, decision)
         return decision
@@ -175,10 +178,16 @@ class Hub:
 
     # -- outbound --------------------------------------------------------------------
     async def deliver(
-        self, message: OutboundMessage, *, stage: str | None = None, reason: str | None = None
+        self,
+        message: OutboundMessage,
+        *,
+        stage: str | None = None,
+        reason: str | None = None,
+        conversation: Conversation | None = None,
     ) -> bool:
         """Record ``message`` in its transcript and send it; True if it was sent."""
-        conversation = await self.store.conversation_at(message.address)
+        if conversation is None:
+            conversation = await self.store.conversation_at(message.address)
         if conversation is not None:
             entry = TranscriptEntry.outbound(message, stage=stage, reason=reason)
             await self.store.append(conversation.id, entry, self.config.store.transcript_max)

@@ -1,8 +1,12 @@
-"""In-memory store: the default, for one process and for tests."""
+"""In-memory store: the default, for one process and for tests.
+
+Conversations and values are kept as JSON text, exactly as Redis keeps them,
+so both stores accept and return the same things (and callers can never
+mutate what is stored). Transcript entries are frozen, so they are kept as is.
+"""
 
 from __future__ import annotations
 
-import copy
 import heapq
 import json
 import time
@@ -22,9 +26,9 @@ class MemoryStore:
         self._values: dict[str, Any] = {}
         self._expiry: dict[str, float] = {}
         self._heap: list[tuple[float, str]] = []
-        self._conversations: dict[str, dict[str, Any]] = {}
+        self._conversations: dict[str, str] = {}
         self._addresses: dict[str, str] = {}
-        self._transcripts: dict[str, deque[dict[str, Any]]] = {}
+        self._transcripts: dict[str, deque[TranscriptEntry]] = {}
         self._sets: dict[str, set[str]] = {}
 
     # -- expiry ------------------------------------------------------------------
@@ -50,7 +54,7 @@ class MemoryStore:
         self._purge()
         if key in self._values:
             return False
-        self._put(key, True, ttl_s)
+        self._put(key, "1", ttl_s)
         return True
 
     async def release(self, key: str) -> None:
@@ -59,15 +63,15 @@ class MemoryStore:
 
     # -- conversations -----------------------------------------------------------
     async def get_conversation(self, conversation_id: str) -> Conversation | None:
-        data = self._conversations.get(conversation_id)
-        return Conversation.from_json(copy.deepcopy(data)) if data else None
+        raw = self._conversations.get(conversation_id)
+        return Conversation.from_json(json.loads(raw)) if raw else None
 
     async def conversation_at(self, address: str) -> Conversation | None:
         conversation_id = self._addresses.get(address)
         return await self.get_conversation(conversation_id) if conversation_id else None
 
     async def save_conversation(self, conversation: Conversation) -> None:
-        self._conversations[conversation.id] = _roundtrip(conversation.to_json())
+        self._conversations[conversation.id] = json.dumps(conversation.to_json())
         self._addresses[conversation.address] = conversation.id
 
     # -- transcripts -------------------------------------------------------------
@@ -76,7 +80,7 @@ class MemoryStore:
         if lines is None or lines.maxlen != max_len:
             lines = deque(lines or (), maxlen=max_len)
             self._transcripts[conversation_id] = lines
-        lines.append(_roundtrip(entry.to_json()))
+        lines.append(entry)
 
     async def transcript(
         self, conversation_id: str, limit: int | None = None
@@ -84,17 +88,17 @@ class MemoryStore:
         lines = list(self._transcripts.get(conversation_id, ()))
         if limit is not None:
             lines = lines[-limit:] if limit > 0 else []
-        return [TranscriptEntry.from_json(copy.deepcopy(line)) for line in lines]
+        return lines
 
     # -- key-value ---------------------------------------------------------------
     async def get(self, key: str) -> Any | None:
         self._purge()
-        value = self._values.get(key)
-        return copy.deepcopy(value)
+        raw = self._values.get(key)
+        return json.loads(raw) if raw is not None else None
 
     async def set(self, key: str, value: Any, ttl_s: float | None = None) -> None:
         self._purge()
-        self._put(key, _roundtrip(value), ttl_s)
+        self._put(key, json.dumps(value), ttl_s)
 
     async def delete(self, key: str) -> None:
         self._values.pop(key, None)
@@ -103,11 +107,12 @@ class MemoryStore:
 
     async def incr(self, key: str, amount: float = 1.0, ttl_s: float | None = None) -> float:
         self._purge()
-        value = float(self._values.get(key) or 0.0) + amount
+        raw = self._values.get(key)
+        value = (float(json.loads(raw)) if raw is not None else 0.0) + amount
         if key in self._expiry and ttl_s is None:
-            self._values[key] = value
+            self._values[key] = json.dumps(value)
         else:
-            self._put(key, value, ttl_s)
+            self._put(key, json.dumps(value), ttl_s)
         return value
 
     async def add_member(self, key: str, member: str) -> None:
@@ -126,7 +131,3 @@ class MemoryStore:
     async def close(self) -> None:
         return None
 
-
-def _roundtrip(value: Any) -> Any:
-    """Copy through JSON so the memory store accepts exactly what Redis would."""
-    return json.loads(json.dumps(value))

@@ -109,11 +109,18 @@ async def test_two_conversations_interleaved_keep_their_order() -> None:
             assert got_b == [f"b{i}" for i in range(10)]
 
 
-async def test_typing_state_brackets_the_work() -> None:
+async def test_typing_state_comes_before_a_slow_answer() -> None:
     async with running_hub(config()) as hub, WebchatClient.connect(hub.url) as chat:
+        hub.hub.typing_delay_s = 0  # every answer counts as slow
         await chat.send({"type": "message", "id": "t", "text": "open?"})
         first = await chat.recv()
         assert first == {"type": "typing", "on": True}
+        assert (await chat.recv())["type"] == "message"
+
+
+async def test_instant_answers_send_no_typing_frame() -> None:
+    async with running_hub(config()) as hub, WebchatClient.connect(hub.url) as chat:
+        await chat.send({"type": "message", "id": "t", "text": "open?"})
         assert (await chat.recv())["type"] == "message"
 
 
