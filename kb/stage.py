@@ -1,0 +1,77 @@
+"""The ``kb`` stage: answer from the FAQ when the matcher is confident enough.
+
+Above ``[kb] threshold`` the stage answers with the entry's text and buttons.
+Below it the stage passes ("not mine"), but first attaches the best
+``[kb] candidates`` entries to the turn as grounding for the LLM stage, with
+the confidence and margin, so later stages (tier routing) can use them.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from hub.stages import Candidate, Decision, Turn
+from kb.knowledge import KnowledgeBase
+from kb.matcher import Match
+
+__all__ = ["KnowledgeStage"]
+
+logger = logging.getLogger(__name__)
+
+
+class KnowledgeStage:
+    """Stage ``kb``; reads threshold and candidate count from the turn's config."""
+
+    name = "kb"
+
+    def __init__(self, knowledge: KnowledgeBase) -> None:
+        self.knowledge = knowledge
+
+    async def __call__(self, turn: Turn) -> Decision | None:
+        settings = turn.config.kb
+        if not settings.enabled or not self.knowledge.loaded:
+            return None
+        found = self.knowledge.matcher.match(
+            turn.message.text, channel=turn.message.channel, candidates=settings.candidates
+        )
+        _ground(turn, found)
+        if found.best is None or found.confidence < settings.threshold:
+            turn.note(_below(found, settings.threshold))
+            return None
+        return _answer(found)
+
+
+def _ground(turn: Turn, found: Match) -> None:
+    turn.candidates = [
+        Candidate(s.entry.id, s.entry.question, s.entry.answer, s.score) for s in found.candidates
+    ]
+    turn.kb_score = found.confidence
+    turn.kb_margin = found.margin
+
+
+def _below(found: Match, threshold: float) -> str:
+    if found.best is None:
+        return "kb: no FAQ entry resembles the message"
+    return (
+        f"kb: best FAQ {found.best.entry.id} at confidence {found.confidence:.2f} "
+        f"(threshold {threshold:.2f}); {len(found.candidates)} candidates passed on"
+    )
+
+
+def _answer(found: Match) -> Decision:
+    assert found.best is not None
+    entry = found.best.entry
+    runner = found.runner_up
+    return Decision(
+        stage="kb",
+        reason=f"FAQ {entry.id} matched with confidence {found.confidence:.2f}",
+        text=entry.answer,
+        buttons=entry.buttons,
+        details={
+            "faq_id": entry.id,
+            "score": found.confidence,
+            "runner_up": runner.entry.id if runner else None,
+            "runner_up_score": runner.score if runner else None,
+            "margin": round(found.margin, 4),
+        },
+    )
