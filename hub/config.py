@@ -90,8 +90,6 @@ class TelegramConfig(Section):
     secret_token_env: str = "TELEGRAM_WEBHOOK_SECRET"
     per_chat_per_s: Annotated[float, Field(gt=0)] = 1.0
     global_per_s: Annotated[float, Field(gt=0)] = 30.0
-    poll_timeout_s: Annotated[int, Field(ge=0, le=50)] = 25
-    max_send_attempts: Annotated[int, Field(ge=1, le=20)] = 5
 
     @model_validator(mode="after")
     def _webhook_needs_url(self) -> TelegramConfig:
@@ -194,7 +192,6 @@ class LLMConfig(Section):
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     refuse_topics: tuple[str, ...] = ("medical", "legal")
     cache_ttl_s: Annotated[int, Field(ge=0)] = 3600
-    near_budget_ratio: Annotated[float, Field(gt=0.0, le=1.0)] = 0.8
     tiers: tuple[LLMTierConfig, ...] = ()
 
     @model_validator(mode="after")
@@ -235,32 +232,6 @@ class HandoffConfig(Section):
     expected_wait: str = "15 minutes"
     resolved_message: str = "Your conversation was marked as resolved. Write again any time."
     returned_message: str = "You're back with the assistant. How can I help?"
-    offer_button: Annotated[str, Field(min_length=1)] = "Talk to a person"
-    business_hours: str = ""  # "09:00-17:00" in ``timezone``; empty means always staffed
-    business_days: tuple[Annotated[int, Field(ge=1, le=7)], ...] = (1, 2, 3, 4, 5)
-    timezone: str = "UTC"
-    after_hours_message: str = (
-        "Our team is away right now (we answer {hours}). A person will reply here "
-        "when we're back."
-    )
-
-    @field_validator("business_hours")
-    @classmethod
-    def _hours_range(cls, hours: str) -> str:
-        if hours and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d", hours):
-            raise ValueError('expected "HH:MM-HH:MM", e.g. "09:00-17:00"')
-        return hours
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_timezone(cls, name: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {name!r}") from None
-        return name
 
 
 class Config(Section):
