@@ -192,6 +192,7 @@ class LLMConfig(Section):
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     refuse_topics: tuple[str, ...] = ("medical", "legal")
     cache_ttl_s: Annotated[int, Field(ge=0)] = 3600
+    near_budget_ratio: Annotated[float, Field(gt=0.0, le=1.0)] = 0.8
     tiers: tuple[LLMTierConfig, ...] = ()
 
     @model_validator(mode="after")

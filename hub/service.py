@@ -23,6 +23,7 @@ from hub.metrics import CONTENT_TYPE_LATEST, Metrics
 from hub.stages import Stage
 from hub.store import Store, open_store
 from hub.watch import FileWatcher
+from providers import LLMStage
 from routing.rules import RuleStage
 
 __all__ = ["HUB_KEY", "HubService", "build_adapters", "build_app", "build_stages", "run"]
@@ -34,7 +35,7 @@ HUB_KEY: web.AppKey[Hub] = web.AppKey("hub", Hub)
 
 def build_stages(config: Config, store: Store, metrics: Metrics) -> list[Stage]:
     """The chain, cheapest first: rules, knowledge base, LLM, hand-off."""
-    return [RuleStage(), HandoffStage()]
+    return [RuleStage(), LLMStage(store, metrics), HandoffStage()]
 
 
 def build_adapters(config: Config, hub: Hub, store: Store) -> list[Adapter]:

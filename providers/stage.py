@@ -1,0 +1,329 @@
+"""Stage 3: the LLM router. Cost-tiered, grounded, safe, and never a dead end.
+
+For a turn the earlier stages left open: refuse advice topics; hand off past
+the conversation budget; score the question (:mod:`providers.complexity`) and
+pick the cheapest tier that admits the score (or the tier a ``route`` rule
+forced), one tier lower near the daily budget; answer from the cache if this
+PII-free question was answered lately; otherwise ask the tier. A failed tier
+(error, timeout) passes the question on to the next; an answer that fails the
+self-check escalates once to the next tier up. When nothing good comes back
+the customer is told and the conversation is handed off.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from hub.config import Config, LLMConfig, LLMTierConfig
+from hub.envelope import Button
+from hub.logs import add_scrubber
+from hub.metrics import Metrics
+from hub.stages import Decision, HandoffRequest, Turn
+from hub.store import Store
+from providers.budget import Ledger
+from providers.cache import AnswerCache, CachedAnswer, cache_key
+from providers.complexity import Complexity, pick_tier, score_turn
+from providers.errors import TierFailed
+from providers.pii import has_pii, scrub
+from providers.prompt import RULES, build_messages
+from providers.router import Completion, TierRouter
+from providers.selfcheck import AnswerStream, check, leaks, parse
+from providers.topics import refused_topic
+
+__all__ = ["LLMStage"]
+
+logger = logging.getLogger(__name__)
+
+ALL_FAILED = "I couldn't find a good answer to that, so I'm passing you to a person."
+OVER_BUDGET = (
+    "I've answered as much as I can in this chat, so I'm passing you to a person who can help."
+)
+REFUSAL = (
+    "I'm sorry, I can't give {topic} advice. For anything about your account or orders "
+    "I'm happy to help, or a person from our team can take it from here."
+)
+TALK_TO_A_PERSON = Button("Talk to a person", "talk to a person")
+_HOLD_BACK_WORDS = 8
+
+
+@dataclass
+class _Attempts:
+    """What the tiers tried for one question cost and said."""
+
+    failures: list[str] = field(default_factory=list)
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+    unpriced: list[str] = field(default_factory=list)
+
+    def add(self, done: Completion) -> None:
+        self.tokens_in += done.tokens_in
+        self.tokens_out += done.tokens_out
+        self.cost_usd += done.cost_usd
+        if not done.priced:
+            self.unpriced.append(done.model)
+
+
+class LLMStage:
+    """Answers with the cheapest tier that can, within budget."""
+
+    name = "llm"
+
+    def __init__(self, store: Store, metrics: Metrics) -> None:
+        self.ledger = Ledger(store, metrics)
+        self.cache = AnswerCache(store)
+        self._router: TierRouter | None = None
+        add_scrubber(scrub)
+
+    # -- lifecycle -----------------------------------------------------------------
+    async def reconfigure(self, old: Config, new: Config) -> None:
+        if old.llm != new.llm:
+            self._router = None  # rebuilt from the new section on the next turn
+
+    def router_for(self, config: LLMConfig) -> TierRouter:
+        if self._router is None or self._router.config != config:
+            self._router = TierRouter(config)
+        return self._router
+
+    def health(self) -> dict[str, Any]:
+        if self._router is None:
+            return {"status": "ok", "tiers": "built on first use"}
+        return {"status": "ok", "tiers": self._router.names, "left_out": self._router.notes}
+
+    # -- one turn --------------------------------------------------------------------
+    async def __call__(self, turn: Turn) -> Decision | None:
+        config = turn.config.llm
+        if not config.enabled:
+            turn.note("llm: skipped, [llm] enabled = false")
+            return None
+        if not config.tiers:
+            turn.note("llm: skipped, no [[llm.tiers]] configured")
+            return None
+        router = self.router_for(config)
+        if not router.tiers:
+            turn.note(f"llm: skipped, no tier has a usable key ({'; '.join(router.notes)})")
+            return None
+        return await self._decide(turn, config, router)
+
+    async def _decide(self, turn: Turn, config: LLMConfig, router: TierRouter) -> Decision | None:
+        topic = refused_topic(turn.message.text, config.refuse_topics)
+        if topic is not None:
+            return _refusal(topic)
+        if await self.ledger.conversation_over(config, turn.conversation.id):
+            return _over_budget(config)
+        daily = await self.ledger.daily_state(config)
+        if daily == "spent":
+            turn.note(f"llm: skipped, daily budget of ${config.daily_budget_usd:.2f} spent")
+            return None
+        complexity = score_turn(turn)
+        start = self._start_tier(turn, router.tiers, complexity, daily)
+        messages = build_messages(
+            config.system_prompt, turn.message.text, turn.candidates, _earlier(turn, config)
+        )
+        tier = router.tiers[start]
+        identity = f"{tier.name}:{','.join(m.model for m in tier.models)}"
+        key = cache_key(identity, messages) if _cacheable(turn) else None
+        cached = await self.cache.get(key) if key else None
+        if cached is not None:
+            return _cached_decision(cached, complexity)
+        return await self._ask(turn, config, router, start, messages, complexity, key)
+
+    def _start_tier(
+        self, turn: Turn, tiers: list[LLMTierConfig], complexity: Complexity, daily: str
+    ) -> int:
+        names = [t.name for t in tiers]
+        if turn.forced_tier in names:
+            turn.note(f"llm: tier {turn.forced_tier!r} forced by a route rule")
+            return names.index(turn.forced_tier)
+        if turn.forced_tier:
+            turn.note(f"llm: forced tier {turn.forced_tier!r} is not usable; scoring instead")
+        index = pick_tier(tiers, complexity.score)
+        turn.note(f"llm: score {complexity.score:.2f} ({complexity.explain()}) -> {names[index]!r}")
+        if daily == "near" and index > 0:
+            index -= 1
+            turn.note(f"llm: near the daily budget, moved down to {names[index]!r}")
+        return index
+
+    async def _ask(
+        self,
+        turn: Turn,
+        config: LLMConfig,
+        router: TierRouter,
+        start: int,
+        messages: list[dict[str, Any]],
+        complexity: Complexity,
+        key: str | None,
+    ) -> Decision:
+        tiers = router.tiers
+        order = [*range(start, len(tiers)), *range(start - 1, -1, -1)]
+        attempts = _Attempts()
+        grounding = [c.id for c in turn.candidates]
+        secrets = (config.system_prompt, RULES)
+        escalated = False
+        while order:
+            index = order.pop(0)
+            tier = tiers[index]
+            try:
+                done = await router.complete(tier, messages, _streamer(turn, secrets))
+            except TierFailed as exc:
+                logger.warning("llm tier %s failed: %s", tier.name, exc.kind)
+                attempts.failures.append(f"{tier.name}: {exc.kind}")
+                continue
+            attempts.add(done)
+            await self.ledger.record(
+                turn.conversation.id, tier.name, done.model, (done.tokens_in, done.tokens_out),
+                done.cost_usd,
+            )
+            answer = parse(done.text)
+            why = check(answer, grounding, secrets)
+            if why is None:
+                if key is not None and index == start:
+                    cached = CachedAnswer(answer.text, tier.name, done.model, answer.sources)
+                    await self.cache.put(key, cached, config.cache_ttl_s)
+                return _answered(done, answer.text, complexity, attempts, escalated)
+            attempts.failures.append(f"{tier.name}: {why}")
+            logger.info("llm tier %s answer rejected: %s", tier.name, why)
+            higher = [i for i in order if i > index]
+            if escalated or not higher:
+                break
+            escalated = True
+            order = higher[:1]
+        return _all_failed(attempts, complexity)
+
+
+# -- pieces of a turn ----------------------------------------------------------------
+
+
+def _earlier(turn: Turn, config: LLMConfig) -> list[Any]:
+    """The last ``history_turns`` exchanges before this message."""
+    if config.history_turns == 0:
+        return []
+    earlier = [e for e in turn.history if e.id != turn.message.message_id]
+    return earlier[-config.history_turns * 2 :]
+
+
+def _cacheable(turn: Turn) -> bool:
+    texts = [turn.message.text, *(e.text for e in turn.history)]
+    return not any(has_pii(t) for t in texts)
+
+
+def _streamer(turn: Turn, secrets: tuple[str, ...]) -> Callable[[str], Awaitable[None]] | None:
+    """Forward the answer part of a streaming reply to ``turn.on_delta``.
+
+    The newest few words are held back and streaming stops if the answer starts
+    repeating the instructions; the final message carries the checked answer.
+    """
+    sink = turn.on_delta
+    if sink is None:
+        return None
+    reader = AnswerStream()
+    state = {"answer": "", "shown": 0, "stopped": False}
+
+    async def on_text(chunk: str) -> None:
+        if state["stopped"]:
+            return
+        state["answer"] += reader.feed(chunk)
+        answer = str(state["answer"])
+        if leaks(answer, secrets):
+            state["stopped"] = True
+            return
+        words = answer.split(" ")
+        safe = len(" ".join(words[:-_HOLD_BACK_WORDS])) if len(words) > _HOLD_BACK_WORDS else 0
+        shown = int(state["shown"])
+        if safe > shown:
+            state["shown"] = safe
+            await sink(answer[shown:safe])
+
+    return on_text
+
+
+# -- decisions -----------------------------------------------------------------------
+
+
+def _refusal(topic: str) -> Decision:
+    return Decision(
+        stage="llm",
+        reason=f"refused topic {topic!r}",
+        text=REFUSAL.format(topic=topic),
+        buttons=(TALK_TO_A_PERSON,),
+        details={"refused_topic": topic},
+        helped=False,
+    )
+
+
+def _over_budget(config: LLMConfig) -> Decision:
+    limit = config.conversation_budget_usd
+    return Decision(
+        stage="llm",
+        reason=f"conversation budget of ${limit:.2f} reached",
+        text=OVER_BUDGET,
+        details={"budget": "conversation", "limit_usd": limit},
+        handoff=HandoffRequest(reason=f"llm: conversation budget of ${limit:.2f} reached"),
+        helped=False,
+    )
+
+
+def _answered(
+    done: Completion, text: str, complexity: Complexity, attempts: _Attempts, escalated: bool
+) -> Decision:
+    reason = f"tier {done.tier!r} (score {complexity.score:.2f}) answered with {done.model}"
+    if attempts.failures:
+        reason += f" after {'; '.join(attempts.failures)}"
+    return Decision(
+        stage="llm",
+        reason=reason,
+        text=text,
+        details={
+            "tier": done.tier,
+            "model": done.model,
+            "score": complexity.score,
+            "signals": list(complexity.signals),
+            "tokens_in": attempts.tokens_in,
+            "tokens_out": attempts.tokens_out,
+            "cost_usd": round(attempts.cost_usd, 8),
+            "cached": False,
+            "escalated": escalated,
+            "failures": list(attempts.failures),
+            "unpriced_models": sorted(set(attempts.unpriced)),
+        },
+    )
+
+
+def _cached_decision(cached: CachedAnswer, complexity: Complexity) -> Decision:
+    return Decision(
+        stage="llm",
+        reason=f"tier {cached.tier!r} (score {complexity.score:.2f}) answer from the cache",
+        text=cached.text,
+        details={
+            "tier": cached.tier,
+            "model": cached.model,
+            "score": complexity.score,
+            "signals": list(complexity.signals),
+            "tokens_in": 0,
+            "tokens_out": 0,
+            "cost_usd": 0.0,
+            "cached": True,
+            "escalated": False,
+        },
+    )
+
+
+def _all_failed(attempts: _Attempts, complexity: Complexity) -> Decision:
+    why = "; ".join(attempts.failures) or "no tier answered"
+    return Decision(
+        stage="llm",
+        reason=f"no tier could answer (score {complexity.score:.2f}): {why}",
+        text=ALL_FAILED,
+        details={
+            "score": complexity.score,
+            "tokens_in": attempts.tokens_in,
+            "tokens_out": attempts.tokens_out,
+            "cost_usd": round(attempts.cost_usd, 8),
+            "failures": list(attempts.failures),
+        },
+        handoff=HandoffRequest(reason=f"llm: all tiers failed ({why})"),
+        helped=False,
+    )
