@@ -45,6 +45,11 @@ def build_adapters(config: Config, hub: Hub, store: Store) -> list[Adapter]:
         from adapters.webchat import WebchatAdapter
 
         adapters.append(WebchatAdapter(config.channels.webchat, hub, store))
+    if config.channels.slack.enabled:
+        from adapters.slack import SlackAdapter
+
+        # reads the token env vars (a missing one is a ConfigError naming the key)
+        adapters.append(SlackAdapter.from_config(config, hub, store))
     return adapters
 
 
