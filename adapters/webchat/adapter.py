@@ -13,6 +13,7 @@ server ``{"type":"error","code":"...","message":"..."}`` for any bad input.
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import time
@@ -124,6 +125,7 @@ class WebchatAdapter:
         self.signer = SessionSigner(store, config.secret_env)
         self._sockets: dict[str, set[web.WebSocketResponse]] = defaultdict(set)
         self._buckets: dict[str, TokenBucket] = {}
+        self._page_html = (STATIC / "index.html").read_text(encoding="utf-8")
 
     # -- lifecycle -----------------------------------------------------------------
     def routes(self, app: web.Application) -> None:
@@ -163,8 +165,8 @@ class WebchatAdapter:
 
     # -- HTTP ----------------------------------------------------------------------
     async def _page(self, request: web.Request) -> web.StreamResponse:
-        html = (STATIC / "index.html").read_text(encoding="utf-8")
-        return web.Response(text=html.replace("{{title}}", self.config.title), content_type="text/html")
+        page = self._page_html.replace("{{title}}", html.escape(self.config.title))
+        return web.Response(text=page, content_type="text/html")
 
     async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_FRAME_BYTES)
