@@ -233,6 +233,32 @@ class HandoffConfig(Section):
     expected_wait: str = "15 minutes"
     resolved_message: str = "Your conversation was marked as resolved. Write again any time."
     returned_message: str = "You're back with the assistant. How can I help?"
+    offer_button: Annotated[str, Field(min_length=1)] = "Talk to a person"
+    business_hours: str = ""  # "09:00-17:00" in ``timezone``; empty means always staffed
+    business_days: tuple[Annotated[int, Field(ge=1, le=7)], ...] = (1, 2, 3, 4, 5)
+    timezone: str = "UTC"
+    after_hours_message: str = (
+        "Our team is away right now (we answer {hours}). A person will reply here "
+        "when we're back."
+    )
+
+    @field_validator("business_hours")
+    @classmethod
+    def _hours_range(cls, hours: str) -> str:
+        if hours and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d", hours):
+            raise ValueError('expected "HH:MM-HH:MM", e.g. "09:00-17:00"')
+        return hours
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, name: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {name!r}") from None
+        return name
 
 
 class Config(Section):

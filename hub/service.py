@@ -17,7 +17,7 @@ from aiohttp import web
 from hub.adapter import Adapter
 from hub.config import Config, load_config
 from hub.errors import ConfigError
-from hub.handoff import HandoffStage
+from hub.handoff import HandoffDesk, HandoffGate, HandoffStage, offer_middleware
 from hub.hub import Hub
 from hub.metrics import CONTENT_TYPE_LATEST, Metrics
 from hub.stages import Stage
@@ -33,9 +33,12 @@ logger = logging.getLogger(__name__)
 HUB_KEY: web.AppKey[Hub] = web.AppKey("hub", Hub)
 
 
-def build_stages(config: Config, store: Store, metrics: Metrics) -> list[Stage]:
-    """The chain, cheapest first: rules, knowledge base, LLM, hand-off."""
-    return [RuleStage(), LLMStage(store, metrics), HandoffStage()]
+def build_stages(
+    config: Config, store: Store, metrics: Metrics, desk: HandoffDesk | None = None
+) -> list[Stage]:
+    """The chain, cheapest first: hand-off gate, rules, knowledge base, LLM, hand-off."""
+    desk = desk or HandoffDesk(store)
+    return [HandoffGate(desk), RuleStage(), LLMStage(store, metrics), HandoffStage(desk)]
 
 
 def build_adapters(config: Config, hub: Hub, store: Store) -> list[Adapter]:
@@ -92,6 +95,7 @@ class HubService:
         self._given_store = store
         self._stack = AsyncExitStack()
         self.hub: Hub
+        self.desk: HandoffDesk
         self.adapters: list[Adapter] = []
         self.port: int = config.server.port
 
@@ -112,19 +116,35 @@ class HubService:
         if self._given_store is None:
             self._stack.push_async_callback(store.close)
         metrics = Metrics()
-        self.hub = Hub(config, store, build_stages(config, store, metrics), metrics=metrics)
+        self.desk = HandoffDesk(store)
+        stages = build_stages(config, store, metrics, desk=self.desk)
+        self.hub = Hub(config, store, stages, metrics=metrics)
         self._stack.push_async_callback(self.hub.close)
         self.adapters = build_adapters(config, self.hub, store)
         for adapter in self.adapters:
             self.hub.register(adapter)
+        self._connect_desk()
         app = build_app(self.hub, self.adapters)
         for adapter in self.adapters:
             await adapter.start()
             self._stack.push_async_callback(adapter.stop)
         await self._serve(app)
+        await self._stack.enter_async_context(self.desk.reminders())
         if config.source is not None:
             watcher = FileWatcher(config.source, self.reload)
             await self._stack.enter_async_context(watcher)
+
+    def _connect_desk(self) -> None:
+        """Hand-off: agents in Slack when configured; the hub applies hand-off decisions."""
+        board = None
+        slack = self.hub.adapters.get("slack")
+        if slack is not None and self.config.handoff.agents_channel:
+            from adapters.slack.agents import SlackAgents
+
+            board = SlackAgents.attach(slack, self.desk)
+        self.desk.connect(self.hub, board)
+        self.hub.middleware.append(offer_middleware(self.desk))
+        self.hub.decision_listeners.append(self.desk.on_decision)
 
     async def _serve(self, app: web.Application) -> None:
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
