@@ -90,6 +90,8 @@ class TelegramConfig(Section):
     secret_token_env: str = "TELEGRAM_WEBHOOK_SECRET"
     per_chat_per_s: Annotated[float, Field(gt=0)] = 1.0
     global_per_s: Annotated[float, Field(gt=0)] = 30.0
+    poll_timeout_s: Annotated[int, Field(ge=0, le=50)] = 25
+    max_send_attempts: Annotated[int, Field(ge=1, le=20)] = 5
 
     @model_validator(mode="after")
     def _webhook_needs_url(self) -> TelegramConfig:

@@ -48,6 +48,12 @@ def build_adapters(config: Config, hub: Hub, store: Store) -> list[Adapter]:
         from adapters.webchat import WebchatAdapter
 
         adapters.append(WebchatAdapter(config.channels.webchat, hub, store))
+    if config.channels.telegram.enabled:
+        from adapters.telegram import TelegramAdapter
+
+        # reads $token_env (a missing token is a ConfigError naming the key)
+        file = str(config.source or "config.toml")
+        adapters.append(TelegramAdapter.from_config(config.channels.telegram, hub, store, file=file))
     if config.channels.slack.enabled:
         from adapters.slack import SlackAdapter
 

@@ -1,0 +1,116 @@
+"""Long polling with getUpdates, and an offset that survives restarts.
+
+The offset (the next update id wanted) lives in the store under
+``telegram:offset``. It moves past an update only once the hub accepted it
+(or the update was not for the hub), so a restart with the Redis store neither
+answers an update twice nor skips one. If the store cannot take a message the
+offset stays where it is and the same updates are fetched again after a pause.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiogram import Bot
+from aiogram.exceptions import AiogramError, TelegramRetryAfter
+from aiogram.types import Update
+
+from hub.errors import StoreError
+from hub.store import Store
+
+__all__ = ["OFFSET_KEY", "Backoff", "Poller"]
+
+logger = logging.getLogger(__name__)
+
+OFFSET_KEY = "telegram:offset"
+REQUEST_SLACK_S = 10
+
+
+class Backoff:
+    """Exponential pauses after consecutive failures: 0.5 s doubling up to ``cap``."""
+
+    def __init__(self, first: float = 0.5, cap: float = 30.0) -> None:
+        self.first = first
+        self.cap = cap
+        self.failures = 0
+
+    def next(self) -> float:
+        delay = min(self.cap, self.first * 2**self.failures)
+        self.failures += 1
+        return delay
+
+    def reset(self) -> None:
+        self.failures = 0
+
+
+class Poller:
+    """getUpdates in a loop; ``receive`` handles one update or raises StoreError."""
+
+    def __init__(
+        self,
+        bot: Bot,
+        store: Store,
+        receive: Callable[[Update], Awaitable[None]],
+        *,
+        timeout_s: int,
+        allowed_updates: list[str],
+    ) -> None:
+        self.bot = bot
+        self.store = store
+        self.receive = receive
+        self.timeout_s = timeout_s
+        self.allowed_updates = allowed_updates
+        self.offset: int | None = None
+        self.last_error: str | None = None
+        self._backoff = Backoff()
+
+    async def load(self) -> None:
+        """Pick up where the last run stopped."""
+        stored = await self.store.get(OFFSET_KEY)
+        self.offset = int(stored) if isinstance(stored, int | float | str) else None
+        logger.info("telegram polling resumes at offset %s", self.offset)
+
+    async def run(self) -> None:
+        """Poll until cancelled."""
+        while True:
+            try:
+                pause = await self._poll_once()
+            except Exception:  # a bug must not stop polling; the offset has not moved
+                logger.exception("telegram polling failed unexpectedly")
+                self.last_error = "unexpected error"
+                pause = self._backoff.next()
+            if pause:
+                await asyncio.sleep(pause)
+
+    async def _poll_once(self) -> float:
+        """One getUpdates round; how long to pause before the next one."""
+        try:
+            updates = await self.bot.get_updates(
+                offset=self.offset,
+                timeout=self.timeout_s,
+                allowed_updates=self.allowed_updates,
+                request_timeout=self.timeout_s + REQUEST_SLACK_S,
+            )
+            for update in updates:
+                await self.receive(update)
+                await self._advance(update.update_id + 1)
+        except TelegramRetryAfter as exc:
+            return self._failed(f"rate limited for {exc.retry_after} s", exc.retry_after)
+        except AiogramError as exc:
+            return self._failed(f"{type(exc).__name__}: {exc}", self._backoff.next())
+        except StoreError as exc:
+            return self._failed(f"store unavailable: {exc}", self._backoff.next())
+        self._backoff.reset()
+        self.last_error = None
+        return 0.0
+
+    async def _advance(self, offset: int) -> None:
+        self.offset = offset
+        await self.store.set(OFFSET_KEY, offset)
+
+    def _failed(self, reason: str, pause: float) -> float:
+        self.last_error = reason
+        logger.warning("telegram polling: %s; next try in %.1f s", reason, pause)
+        return pause
