@@ -119,6 +119,7 @@ class _Locator:
         return ConfigProblem(self.file, dotted, message, self.line(index, key))
 
     def line(self, index: int | None, key: str) -> int | None:
+        key = re.split(r"[.\[]", key, maxsplit=1)[0]
         seen = -1
         header_line = None
         for number, line in enumerate(self.lines, start=1):

@@ -140,7 +140,7 @@ def _positions(path: Path, header: list[str], columns: Sequence[str]) -> list[in
 
 def _values(path: Path, line: int, record: list[str], positions: list[int], columns: Sequence[str]) -> list[str]:
     values = []
-    for position, column in zip(positions, columns):
+    for position, column in zip(positions, columns, strict=True):
         if position >= len(record):
             raise _error(path, column, f"row has {len(record)} fields, no {column!r} value", line)
         value = record[position].strip()

@@ -26,13 +26,13 @@ import logging
 import math
 import re
 import time
-from itertools import repeat
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import repeat
 
 import numpy as np
 import scipy.sparse as sp
-from rapidfuzz import fuzz, process, utils
+from rapidfuzz import fuzz, utils
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
@@ -186,7 +186,7 @@ class _Ranker:
         query = utils.default_process(text)
         first, second = _top_two(scores)
         rows = []
-        for k, sim, near in zip(classes, sims, nearest):
+        for k, sim, near in zip(classes, sims, nearest, strict=True):
             rival = second[1] if k == first[0] else first[1]
             own = _share(idf, [t in self.vocab[k] for t in tokens])
             rows.append([scores[k], scores[k] - rival, near, max(nearest), known, own, self._fuzz(query, k, sim)])
@@ -259,7 +259,7 @@ class Matcher:
         if not top:
             return NO_MATCH
         probs = self._calibrate(self._ranker.evidence(text, vector, scores, top))
-        ranked = sorted(zip(top, probs), key=lambda kp: -kp[1])
+        ranked = sorted(zip(top, probs, strict=True), key=lambda kp: -kp[1])
         scored = tuple(ScoredEntry(self.faq.entries[k], round(float(p), 4)) for k, p in ranked)
         return Match(scored[0], scored[1] if len(scored) > 1 else None, scored[:candidates])
 
