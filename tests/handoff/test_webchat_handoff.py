@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from tests.fakes.slack_api import FakeSlack
 from tests.handoff.conftest import AGENTS, agents_channel, handoff_config
 from tests.harness import WebchatClient
 
 
-async def test_customer_asks_for_a_person_agent_answers_then_resolves() -> None:
-    async with agents_channel(handoff_config()) as agents, WebchatClient.connect(agents.url) as chat:
+async def test_customer_asks_for_a_person_agent_answers_then_resolves(slack: FakeSlack) -> None:
+    async with agents_channel(slack, handoff_config(slack)) as agents, WebchatClient.connect(agents.url) as chat:
         assert (await chat.say("hello"))["text"] == "Hello! How can I help?"
         queued = await chat.say("I want to talk to a HUMAN please")
         assert queued["from"] == "system" and "15 minutes" in queued["text"]
@@ -26,7 +27,7 @@ async def test_customer_asks_for_a_person_agent_answers_then_resolves() -> None:
         assert await chat.silence(0.3) == []
 
         await agents.press(top, "claim")
-        assert "Claimed by Alex Agent" in agents.state(top)
+        await agents.state_becomes(top, "Claimed by Alex Agent")
         await agents.reply(top, "Hi, I'm Alex. Let me look &amp; check.")
         answer = await chat.expect("message", **{"from": "agent"})
         assert answer["name"] == "Alex Agent"
@@ -38,7 +39,7 @@ async def test_customer_asks_for_a_person_agent_answers_then_resolves() -> None:
         await agents.press(top, "resolve")
         closing = await chat.expect("message", **{"from": "system"})
         assert "resolved" in closing["text"]
-        assert "Resolved by Alex Agent" in agents.state(top)
+        await agents.state_becomes(top, "Resolved by Alex Agent")
         assert agents.buttons(top) == []
 
         old = await agents.service.desk.escalation((await agents.escalation(top)).conversation_id)
@@ -52,18 +53,18 @@ async def test_customer_asks_for_a_person_agent_answers_then_resolves() -> None:
         assert not any("worried" in line for line in transcript)
 
 
-async def test_return_to_bot_keeps_the_conversation() -> None:
-    async with agents_channel(handoff_config()) as agents, WebchatClient.connect(agents.url) as chat:
+async def test_return_to_bot_keeps_the_conversation(slack: FakeSlack) -> None:
+    async with agents_channel(slack, handoff_config(slack)) as agents, WebchatClient.connect(agents.url) as chat:
         await chat.say("can I speak to a person")
         top = await agents.escalated()
         await agents.reply(top, "Taking this one.")  # first reply claims
         assert (await chat.expect("message", **{"from": "agent"}))["text"] == "Taking this one."
-        assert "Claimed by Alex Agent" in agents.state(top)
+        await agents.state_becomes(top, "Claimed by Alex Agent")
 
         await agents.press(top, "return")
         back = await chat.expect("message", **{"from": "system"})
         assert "back with the assistant" in back["text"]
-        assert "Returned to the bot by Alex Agent" in agents.state(top)
+        await agents.state_becomes(top, "Returned to the bot by Alex Agent")
         assert (await chat.say("hello"))["text"] == "Hello! How can I help?"
         conversation_id = (await agents.escalation(top)).conversation_id
         current = await agents.service.hub.store.conversation_at(f"webchat:{_session(chat)}")
@@ -71,36 +72,36 @@ async def test_return_to_bot_keeps_the_conversation() -> None:
 
         # Late replies in the closed thread are refused, not relayed.
         await agents.reply(top, "one more thing")
-        refused = await agents.slack.wait_for("chat.postEphemeral")
-        assert refused["user"] == "U_AGENT" and "closed" in refused["text"]
+        refused = await agents.refused("U_AGENT")
+        assert "closed" in refused["text"] and refused["thread_ts"] == top["ts"]
         assert await chat.silence(0.3) == []
 
 
-async def test_only_agents_may_claim_or_answer() -> None:
-    async with agents_channel(handoff_config()) as agents, WebchatClient.connect(agents.url) as chat:
+async def test_only_agents_may_claim_or_answer(slack: FakeSlack) -> None:
+    async with agents_channel(slack, handoff_config(slack)) as agents, WebchatClient.connect(agents.url) as chat:
         await chat.say("real person please")
         top = await agents.escalated()
 
         await agents.press(top, "claim", user="U_STRANGER")
-        refusal = await agents.slack.wait_for("chat.postEphemeral")
-        assert refusal["user"] == "U_STRANGER" and refusal["channel"] == AGENTS
+        refusal = await agents.refused("U_STRANGER")
+        assert refusal["channel"] == AGENTS and "Only members" in refusal["text"]
         assert "Waiting" in agents.state(top)
 
         await agents.reply(top, "I am not staff", user="U_STRANGER")
-        await agents.slack.wait_for("chat.postEphemeral", lambda p: p.get("thread_ts") == top["ts"])
+        assert (await agents.refused("U_STRANGER", 2))["thread_ts"] == top["ts"]
         assert await chat.silence(0.3) == []
         assert (await agents.escalation(top)).status == "waiting"
 
 
-async def test_allow_list_overrides_channel_membership() -> None:
-    config = handoff_config(agents=["U_STRANGER"])
-    async with agents_channel(config) as agents, WebchatClient.connect(agents.url) as chat:
+async def test_allow_list_overrides_channel_membership(slack: FakeSlack) -> None:
+    config = handoff_config(slack, agents=["U_STRANGER"])
+    async with agents_channel(slack, config) as agents, WebchatClient.connect(agents.url) as chat:
         await chat.say("human agent")
         top = await agents.escalated()
         await agents.press(top, "claim", user="U_AGENT")
-        await agents.slack.wait_for("chat.postEphemeral", lambda p: p["user"] == "U_AGENT")
+        await agents.refused("U_AGENT")
         await agents.press(top, "claim", user="U_STRANGER")
-        assert "Claimed by Sam Stranger" in agents.state(top)
+        await agents.state_becomes(top, "Claimed by Sam Stranger")
 
 
 def _session(chat: WebchatClient) -> str:

@@ -1,0 +1,56 @@
+"""Unclaimed escalations are re-announced; a restart on Redis loses no hand-off."""
+
+from __future__ import annotations
+
+from tests.fakes.slack_api import FakeSlack
+from tests.handoff.conftest import agents_channel, handoff_config
+from tests.harness import WebchatClient
+
+
+async def test_unclaimed_escalation_is_re_announced_and_the_customer_told(slack: FakeSlack) -> None:
+    config = handoff_config(slack, remind_after_s=0.3, expected_wait="about an hour")
+    async with agents_channel(slack, config) as agents, WebchatClient.connect(agents.url) as chat:
+        first = await chat.say("talk to a person")
+        assert "about an hour" in first["text"]
+        top = await agents.escalated()
+
+        reminder = await agents.in_thread(top, "Still waiting for an agent")
+        assert "Can someone claim it?" in reminder
+        loud = [p for p in slack.posted if p.get("thread_ts") == top["ts"] and p.get("reply_broadcast")]
+        assert loud, "the reminder is also shown in the channel"
+        again = await chat.expect("message", **{"from": "system"})
+        assert "about an hour" in again["text"]
+
+        await agents.press(top, "claim")
+        await agents.state_becomes(top, "Claimed by Alex Agent")
+        count = sum("Still waiting" in text for text in agents.thread(top))
+        assert await chat.silence(1.0) == []  # claimed: no more queue messages
+        assert sum("Still waiting" in text for text in agents.thread(top)) == count
+
+
+async def test_restart_on_redis_keeps_the_escalation_claim_and_thread(
+    slack: FakeSlack, redis_url: str
+) -> None:
+    config = handoff_config(slack, {"store": {"url": redis_url}})
+    async with agents_channel(slack, config) as agents, WebchatClient.connect(agents.url) as chat:
+        await chat.say("I need a real person")
+        top = await agents.escalated()
+        await agents.press(top, "claim")
+        await agents.state_becomes(top, "Claimed by Alex Agent")
+        session = chat.session
+
+    async with agents_channel(slack, config) as agents:
+        async with WebchatClient.connect(agents.url, session=session) as chat:
+            assert chat.session == session
+            await agents.reply(top, "Sorry for the wait, I'm back.")
+            answer = await chat.expect("message", **{"from": "agent"})
+            assert (answer["name"], answer["text"]) == ("Alex Agent", "Sorry for the wait, I'm back.")
+
+            await chat.send({"type": "message", "id": "after", "text": "hello again"})
+            await agents.in_thread(top, "hello again")
+            assert await chat.silence(0.3) == []  # still with the agent, the bot is quiet
+
+            await agents.press(top, "resolve")
+            assert "resolved" in (await chat.expect("message", **{"from": "system"}))["text"]
+            await agents.state_becomes(top, "Resolved by Alex Agent")
+        assert len(agents.tops()) == 1  # the same escalation, not a second one
