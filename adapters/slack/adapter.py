@@ -30,15 +30,17 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.blocks import BUTTON_ACTION_PREFIX, to_platform
+from adapters.slack.blocks import BUTTON_ACTION_PREFIX, chosen_blocks, to_platform
 from adapters.slack.inbound import (
     CHANNEL,
     CUSTOMER_SUBTYPES,
@@ -93,6 +95,7 @@ class SlackAdapter:
             client=client,
             signing_secret=signing_secret,
             process_before_response=True,  # listeners only submit; see module docstring
+            name="switchboard",
             logger=logging.getLogger("slack_bolt"),
         )
         self._agent_handlers: list[AgentEventHandler] = []
@@ -254,7 +257,25 @@ class SlackAdapter:
         refused = await self._submit(message) if message is not None else None
         if refused is None:
             await ack()
+            if message is not None:
+                self._track(asyncio.create_task(self._mark_chosen(body)))
         return refused
+
+    async def _mark_chosen(self, body: dict[str, Any]) -> None:
+        """Replace the pressed message's buttons with the choice (no double presses)."""
+        message = body.get("message") or {}
+        channel = (body.get("channel") or {}).get("id")
+        blocks, ts = message.get("blocks"), message.get("ts")
+        if not (isinstance(blocks, list) and channel and ts):
+            return
+        label = str(((body.get("actions") or [{}])[0].get("text") or {}).get("text", ""))
+        try:
+            await self.client.chat_update(
+                channel=channel, ts=ts, text=message.get("text") or label,
+                blocks=chosen_blocks(blocks, label),
+            )
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+            logger.info("could not mark the choice on %s/%s: %s", channel, ts, type(exc).__name__)
 
     async def _on_other_event(self) -> None:
         """Events we are subscribed to but do not use are acknowledged, not retried."""

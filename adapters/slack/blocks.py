@@ -15,6 +15,7 @@ __all__ = [
     "BUTTON_ACTION_PREFIX",
     "SECTION_LIMIT",
     "button_blocks",
+    "chosen_blocks",
     "destination",
     "escape",
     "split_text",
@@ -52,8 +53,7 @@ def split_text(text: str, limit: int = SECTION_LIMIT) -> list[str]:
         cut = _cut_point(rest, limit)
         pieces.append(rest[:cut].rstrip())
         rest = rest[cut:].lstrip()
-    if rest or not pieces:
-        pieces.append(rest)
+    pieces.append(rest.rstrip())
     return [p for p in pieces if p] or [""]
 
 
@@ -136,3 +136,11 @@ def to_platform(message: OutboundMessage) -> list[dict[str, Any]]:
 
 def _context(name: str) -> dict[str, Any]:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": f"*{escape(name)}*"}]}
+
+
+def chosen_blocks(blocks: list[dict[str, Any]], label: str) -> list[dict[str, Any]]:
+    """A message's blocks after a press: the buttons replaced by the choice made."""
+    kept = [b for b in blocks if isinstance(b, dict) and b.get("type") != "actions"]
+    choice = f":white_check_mark: {escape(label)}" if label else ":white_check_mark:"
+    kept.append({"type": "context", "elements": [{"type": "mrkdwn", "text": choice}]})
+    return kept

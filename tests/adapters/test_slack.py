@@ -14,7 +14,15 @@ from typing import Any
 
 import pytest
 
-from adapters.slack import SlackAdapter
+from adapters.slack import (
+    SlackAdapter,
+    action_to_envelope,
+    escape,
+    split_text,
+    to_envelope,
+    to_platform,
+)
+from hub.envelope import Button, OutboundMessage
 from hub.errors import ConfigError, StoreUnavailable
 from hub.service import HubService
 from hub.stages import Decision, Turn
@@ -199,13 +207,21 @@ async def test_button_press_comes_back_as_the_customers_message(
         ("sb_button_1", "refund no", "No"),
     ]
     assert "1. Yes please" in offer["text"]  # text fallback for notifications
-    offer_ts = delivered(slack, "D_CUSTOMER")[0]["ts"]
-    press = block_actions("refund yes", label="Yes please", channel="D_CUSTOMER", message_ts=offer_ts)
+    offer_message = delivered(slack, "D_CUSTOMER")[0]
+    press = block_actions(
+        "refund yes", label="Yes please", channel="D_CUSTOMER",
+        message_ts=offer_message["ts"], message=offer_message,
+    )
     status, _ = await post_event(events_url(hub), press)
     await hub.hub.drain()
     assert status == 200
     answer = await slack.wait_for("chat.postMessage", lambda p: p["text"] == "Refund started.")
     assert answer["channel"] == "D_CUSTOMER"
+    # the offer's buttons are replaced by the choice, so it cannot be pressed twice
+    update = await slack.wait_for("chat.update")
+    assert update["ts"] == offer_message["ts"]
+    assert [b["type"] for b in update["blocks"]] == ["section", "context"]
+    assert "Yes please" in update["blocks"][-1]["elements"][0]["text"]
     conversation = await hub.hub.store.conversation_at("slack:D_CUSTOMER")
     assert conversation is not None
     texts = [e.text for e in await hub.hub.store.transcript(conversation.id)]
@@ -480,3 +496,52 @@ async def test_missing_token_is_a_startup_error_naming_the_key(
     message = str(info.value)
     assert "channels.slack.signing_secret_env" in message
     assert "SLACK_SIGNING_SECRET" in message
+
+
+async def test_rate_limit_that_never_lifts_gives_up_without_marking_permanent(
+    hub: HubService, slack: FakeSlack
+) -> None:
+    slack.fail("chat.postMessage", "ratelimited", status=429, retry_after=0, times=10)
+    await say(hub, message_event("opening hours?", channel="D_CUSTOMER"))
+    assert len(slack.posted) == 4  # bounded attempts
+    conversation = await hub.hub.store.conversation_at("slack:D_CUSTOMER")
+    assert conversation is not None
+    assert "delivery_failed" not in conversation.data
+
+
+# -- pure conversions (no network) --------------------------------------------------------------
+
+
+def test_escape_and_split_keep_entities_whole() -> None:
+    text = escape("a&b " * 1000)
+    pieces = split_text(text, 3000)
+    assert all(len(p) <= 3000 for p in pieces)
+    assert " ".join(pieces) == text.strip()
+    unbroken = split_text(escape("&" * 1000), 3000)
+    assert all(p.replace("&amp;", "") == "" for p in unbroken)
+
+
+def test_conversation_ids() -> None:
+    dm = to_envelope(message_event("hi", channel="D1", ts="1.1", thread_ts="1.0"))
+    assert dm is not None and (dm.conversation_id, dm.thread, dm.message_id) == ("D1", "1.0", "D1:1.1")
+    top = to_envelope(message_event("hi", channel="C1", ts="2.0"))
+    assert top is not None and (top.conversation_id, top.thread) == ("C1:2.0", "2.0")
+    reply = to_envelope(message_event("hi", channel="C1", ts="2.5", thread_ts="2.0"))
+    assert reply is not None and reply.conversation_id == "C1:2.0"
+    flat = to_envelope(message_event("hi", channel="C1", ts="3.0"), thread_replies=False)
+    assert flat is not None and (flat.conversation_id, flat.thread) == ("C1", None)
+    press = action_to_envelope(block_actions("yes", channel="C1", message_ts="4.0",
+                                             thread_ts="2.0", action_ts="5.0"))
+    assert press is not None
+    assert (press.conversation_id, press.text, press.message_id) == ("C1:2.0", "yes", "C1:4.0:5.0")
+
+
+def test_to_platform_threads_and_falls_back_to_text() -> None:
+    message = OutboundMessage(
+        channel="slack", conversation_id="C1:2.0", text="<b> & co",
+        buttons=(Button("Yes", "y"), Button("No", "n")),
+    )
+    (call,) = to_platform(message)
+    assert (call["channel"], call["thread_ts"]) == ("C1", "2.0")
+    assert call["text"] == "&lt;b&gt; &amp; co\n1. Yes\n2. No"
+    assert [b["type"] for b in call["blocks"]] == ["section", "actions"]

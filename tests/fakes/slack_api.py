@@ -155,7 +155,7 @@ class FakeSlack:
         self,
         method: str,
         predicate: Callable[[Params], bool] | None = None,
-        timeout: float = 5,
+        timeout: float = 5,  # noqa: ASYNC109 (the shared fake's API)
     ) -> Params:
         """The first call of ``method`` (matching ``predicate``), waiting for it."""
         async with asyncio.timeout(timeout):
@@ -358,7 +358,7 @@ class FakeSlack:
     def socket_connections(self) -> int:
         return len(self._sockets)
 
-    async def wait_socket(self, timeout: float = 5) -> None:
+    async def wait_socket(self, timeout: float = 5) -> None:  # noqa: ASYNC109
         """Wait until a Socket Mode client is connected."""
         async with asyncio.timeout(timeout):
             while not self._sockets:
@@ -385,7 +385,9 @@ class FakeSlack:
         )
         return envelope_id
 
-    async def wait_socket_ack(self, envelope_id: str, timeout: float = 5) -> dict[str, Any]:
+    async def wait_socket_ack(
+        self, envelope_id: str, timeout: float = 5  # noqa: ASYNC109
+    ) -> dict[str, Any]:
         async with asyncio.timeout(timeout):
             while envelope_id not in self.socket_acks:
                 self._changed.clear()
