@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import pytest
 from aiogram.types import Update
 
@@ -16,12 +17,14 @@ from adapters.telegram import (
     OFFSET_KEY,
     BotIdentity,
     SendPacer,
+    TelegramAdapter,
+    build_bot,
     split_text,
     to_envelope,
     to_platform,
 )
 from hub.config import Config
-from hub.envelope import Button, OutboundMessage
+from hub.envelope import Button, InboundMessage, OutboundMessage
 from hub.errors import ConfigError, StoreUnavailable
 from hub.service import HubService
 from hub.store import MemoryStore
@@ -106,8 +109,9 @@ async def test_duplicate_update_is_answered_once(fake: FakeTelegram) -> None:
         update = fake.queue(message(42, "thanks"))
         await fake.wait_sent(1)
         fake.redeliver(update)
-        await fake.wait_for(lambda: any(c.params.get("offset") == update["update_id"] + 1
-                                        for c in fake.called("getUpdates")[-1:]) and not fake._pending)
+        await fake.wait_for(lambda: fake.delivered.count(update["update_id"]) == 2)
+        polls = fake.polls
+        await fake.wait_for(lambda: fake.polls > polls)  # the poller handled that batch
         await service.hub.drain()
         assert fake.texts(42) == ["You're welcome!"]
         assert service.hub.metrics.duplicates.labels("telegram")._value.get() == 1
@@ -123,6 +127,44 @@ async def test_five_thousand_character_reply_is_split(fake: FakeTelegram) -> Non
         assert joined == LONG_ANSWER  # cut at a paragraph break, nothing lost
         assert "reply_markup" not in first.params and keyboard(second)  # buttons on the last part
         assert second.at - first.at >= 1 / 5.0  # one chat: at most per_chat_per_s messages/s
+
+
+async def test_groups_get_answers_only_when_the_bot_is_addressed(fake: FakeTelegram) -> None:
+    async with running_hub(telegram_config(fake)) as service:
+        fake.queue(message(-200, "thanks all", chat_type="group", from_id=5))
+        fake.queue(message(-200, "@switchboard_test_bot thanks", chat_type="group", from_id=5,
+                           message_id=2))
+        await fake.wait_sent(1)
+        await service.hub.drain()
+        assert fake.texts(-200) == ["You're welcome!"]
+        async with aiohttp.ClientSession() as http, http.get(f"{service.url}/healthz") as resp:
+            health = (await resp.json())["components"]["telegram"]
+        assert health["status"] == "ok" and health["mode"] == "polling"
+
+
+async def test_typing_action_and_its_failure_never_hurts(fake: FakeTelegram) -> None:
+    config = telegram_config(fake).channels.telegram
+    adapter = TelegramAdapter(config, RecordingIngress(), MemoryStore(), build_bot(TOKEN, fake.base_url))
+    inbound = InboundMessage(channel="telegram", conversation_id="777", user_id="777",
+                             message_id="u1", text="hi")
+    try:
+        await adapter.typing(inbound, True)
+        await adapter.typing(inbound, False)  # Telegram clears it by itself: no call
+        fake.rate_limit("sendChatAction", retry_after=5)
+        await adapter.typing(inbound, True)  # a 429 on typing is logged, not raised or waited out
+    finally:
+        await adapter.stop()
+    assert [c.params for c in fake.called("sendChatAction")] == [
+        {"chat_id": 777, "action": "typing"}, {"chat_id": 777, "action": "typing"}]
+
+
+class RecordingIngress:
+    def __init__(self) -> None:
+        self.messages: list[InboundMessage] = []
+
+    async def submit(self, message: InboundMessage) -> bool:
+        self.messages.append(message)
+        return True
 
 
 # -- delivery failures ---------------------------------------------------------------------

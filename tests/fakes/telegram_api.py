@@ -80,6 +80,8 @@ class FakeTelegram:
         self.failures: list[Failure] = []
         self.webhook: dict[str, Any] = {}
         self.base_url = ""
+        self.polls = 0  # getUpdates requests started
+        self.delivered: list[int] = []  # update ids handed out by getUpdates, in order
         self._pending: list[dict[str, Any]] = []
         self._next_update_id = 1000
         self._next_message_id = 1
@@ -222,6 +224,8 @@ class FakeTelegram:
             return 409, {"ok": False, "error_code": 409, "description":
                          "Conflict: can't use getUpdates method while webhook is active; "
                          "use deleteWebhook to delete the webhook first"}
+        self.polls += 1
+        self._notify()
         offset = params.get("offset")
         if offset is not None:
             self._pending = [u for u in self._pending if u["update_id"] >= offset]
@@ -231,7 +235,9 @@ class FakeTelegram:
                 await self._until(lambda: bool(self._pending) or self._closing)
         except TimeoutError:
             pass
-        return 200, self._pending[:limit]
+        batch = self._pending[:limit]
+        self.delivered.extend(u["update_id"] for u in batch)
+        return 200, batch
 
     async def _sendMessage(self, params: dict[str, Any]) -> tuple[int, Any]:
         text = params.get("text") or ""
