@@ -35,6 +35,7 @@ __all__ = [
     "Reply",
     "answer_json",
     "grounded_reply",
+    "prompt_text",
 ]
 
 
@@ -96,6 +97,13 @@ def _text_of(content: Any) -> str:
     return str(content)
 
 
+def prompt_text(body: dict[str, Any]) -> str:
+    """Every text in a request body (system prompt first), in either API's shape."""
+    parts = [_text_of(body.get("system", ""))]
+    parts += [_text_of(m.get("content", "")) for m in body.get("messages", [])]
+    return "\n".join(p for p in parts if p)
+
+
 def answer_json(answer: str, *, confident: bool = True, sources: tuple[str, ...] | list[str] = ()) -> str:
     """The small JSON object the router asks models to answer with."""
     return json.dumps({"answer": answer, "confident": confident, "sources": list(sources)})
@@ -106,9 +114,7 @@ def grounded_reply(body: dict[str, Any]) -> str:
 
     Finds ``[id] ... A: answer`` style lines in the prompt; with none, declines.
     """
-    parts = [_text_of(body.get("system", ""))]
-    parts += [_text_of(m.get("content", "")) for m in body.get("messages", [])]
-    prompt = "\n".join(parts)
+    prompt = prompt_text(body)
     for line in prompt.splitlines():
         if line.startswith("[") and "]" in line and " A: " in line:
             source = line[1 : line.index("]")]

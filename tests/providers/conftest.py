@@ -26,7 +26,7 @@ def llm_section(fake: FakeLLM, **overrides: Any) -> dict[str, Any]:
     """[llm] with a cheap OpenAI tier and a premium Anthropic tier on the fake."""
     section: dict[str, Any] = {
         "enabled": True,
-        "timeout_s": 1.0,
+        "timeout_s": 10.0,  # generous: a loaded CI machine must not time out by accident
         "tiers": [
             {
                 "name": "cheap",

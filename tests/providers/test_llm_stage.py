@@ -106,8 +106,10 @@ async def test_hard_question_goes_to_the_premium_tier(fake: FakeLLM, bench: Benc
 
 @pytest.mark.parametrize("trouble, kind", [(Fail(500), "HTTP 500"), (Hang(), "timeout")])
 async def test_a_failing_tier_falls_back_to_the_next(
-    fake: FakeLLM, bench: Bench, trouble: Fail | Hang, kind: str
+    fake: FakeLLM, trouble: Fail | Hang, kind: str
 ) -> None:
+    bench = Bench(config_for(fake, timeout_s=1.0), REFUNDS)
+    await bench.ask("warm up litellm's lazy imports", conversation="warm-up")
     fake.on(CHEAP, trouble)
     decision = await bench.ask(EASY)
     assert decision.details["tier"] == "premium"
