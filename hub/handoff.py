@@ -274,8 +274,12 @@ class HandoffDesk:
     async def forward(self, conversation: Conversation, message: InboundMessage) -> None:
         """A customer message during a hand-off goes to the agents' thread only."""
         escalation = await self.escalation(conversation.id)
-        if escalation is None or not escalation.announced or self.board is None:
-            logger.warning("conversation %s in hand-off has no thread yet", conversation.id)
+        if escalation is None or self.board is None:
+            logger.warning("conversation %s in hand-off has no escalation", conversation.id)
+            return
+        if not escalation.announced:  # the board was down: announce now, with this message
+            async with self._lock(conversation.id):
+                await self._announce(escalation)
             return
         try:
             await self.board.customer_message(escalation, message)
@@ -476,6 +480,13 @@ class HandoffStage:
         )
 
 
+def _asks_for_person(button: Button, config: HandoffConfig) -> bool:
+    """Does pressing ``button`` already ask for a person (e.g. the LLM's own offer)?"""
+    value = fold(button.value)
+    phrases = phrase_regex(config.request_phrases)
+    return value == fold(config.offer_button) or bool(phrases and phrases.search(value))
+
+
 def offer_middleware(desk: HandoffDesk) -> Middleware:
     """After repeated unhelpful answers, the reply offers a person (when agents exist)."""
 
@@ -485,9 +496,9 @@ def offer_middleware(desk: HandoffDesk) -> Middleware:
         due = turn.conversation.failures + 1 >= config.offer_after_failures
         if not (due and decision.text and not decision.helped and decision.handoff is None):
             return decision
-        button = Button(config.offer_button, config.offer_button)
-        if not desk.available or button in decision.buttons:
+        if not desk.available or any(_asks_for_person(b, config) for b in decision.buttons):
             return decision
+        button = Button(config.offer_button, config.offer_button)
         return replace(decision, buttons=(*decision.buttons, button))
 
     return offer

@@ -54,3 +54,15 @@ async def test_restart_on_redis_keeps_the_escalation_claim_and_thread(
             assert "resolved" in (await chat.expect("message", **{"from": "system"}))["text"]
             await agents.state_becomes(top, "Resolved by Alex Agent")
         assert len(agents.tops()) == 1  # the same escalation, not a second one
+
+
+async def test_escalation_is_announced_once_slack_is_back(slack: FakeSlack) -> None:
+    config = handoff_config(slack, remind_after_s=0.3)
+    async with agents_channel(slack, config) as agents, WebchatClient.connect(agents.url) as chat:
+        slack.fail("chat.postMessage", "service_unavailable", times=1)
+        queued = await chat.say("talk to a person")
+        assert "15 minutes" in queued["text"]  # the customer is told either way
+        top = await agents.escalated()  # the reminder loop announced it on its next round
+        assert "talk to a person" in str(top["blocks"])
+        await agents.reply(top, "Got it.")
+        assert (await chat.expect("message", **{"from": "agent"}))["text"] == "Got it."
