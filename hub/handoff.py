@@ -321,8 +321,10 @@ class HandoffDesk:
         """``agent`` takes the conversation; None if it is not open."""
         async with self._lock(conversation_id):
             escalation = await self.escalation(conversation_id)
-            if escalation is None or not escalation.open or escalation.agent_id == agent.id:
-                return escalation if escalation and escalation.open else None
+            if escalation is None or not escalation.open:
+                return None
+            if escalation.agent_id == agent.id:
+                return escalation
             previous = escalation.agent_name
             escalation = escalation.evolve(status="claimed", agent_id=agent.id, agent_name=agent.name)
             await self._save(escalation)
