@@ -68,6 +68,17 @@ SOCKET_CONNECT_WAIT_S = 10.0
 STOP_GRACE_S = 5.0
 
 
+class _TokenNoticeFilter(logging.Filter):
+    """Drop bolt's startup notice that $SLACK_BOT_TOKEN is unused: we pass the client."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+BOLT_LOGGER = logging.getLogger(f"{__name__}.bolt")
+BOLT_LOGGER.addFilter(_TokenNoticeFilter())
+
+
 class SlackAdapter:
     """The Slack channel. Pass the ``AsyncWebClient`` in; secrets come from the caller."""
 
@@ -96,7 +107,7 @@ class SlackAdapter:
             signing_secret=signing_secret,
             process_before_response=True,  # listeners only submit; see module docstring
             name="switchboard",
-            logger=logging.getLogger("slack_bolt"),
+            logger=BOLT_LOGGER,
         )
         self._agent_handlers: list[AgentEventHandler] = []
         self._action_handlers: list[tuple[str, ActionHandler]] = []
