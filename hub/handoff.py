@@ -201,8 +201,16 @@ class HandoffDesk:
         return Escalation.from_json(data) if data else None
 
     async def escalation_for_thread(self, board_channel: str, thread: str) -> Escalation | None:
+        """The escalation a board thread belongs to (closed ones too), if any.
+
+        A conversation escalated again gets a new thread; an old thread then
+        gives its escalation as closed, so late replies there go nowhere.
+        """
         conversation_id = await self.store.get(_thread_key(board_channel, thread))
-        return await self.escalation(conversation_id) if conversation_id else None
+        escalation = await self.escalation(conversation_id) if conversation_id else None
+        if escalation is not None and escalation.thread != thread:
+            return escalation.evolve(status="returned", thread=thread, board_channel=board_channel)
+        return escalation
 
     async def _save(self, escalation: Escalation) -> None:
         await self.store.set(_escalation_key(escalation.conversation_id), escalation.to_json())
@@ -239,7 +247,7 @@ class HandoffDesk:
         """Hand ``conversation`` to the agents: record, announce, and (as an answer
         to ``reply_to``, when given) tell the customer they are in the queue."""
         async with self._lock(conversation.id):
-            await self._set_status(conversation.id, status="handoff")
+            await self._set_status(conversation.id, status="handoff", failures=0)
             escalation = Escalation(
                 conversation_id=conversation.id,
                 address=conversation.address,

@@ -315,6 +315,9 @@ class SlackAgents:
             return
         if not text:
             return
+        if not escalation.open:
+            await self._refuse(channel, user, CLOSED, thread)
+            return
         agent = await self.agent(user)
         if await self.desk.relay(escalation.conversation_id, agent, text) is None:
             await self._refuse(channel, user, CLOSED, thread)

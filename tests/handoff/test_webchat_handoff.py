@@ -107,3 +107,19 @@ async def test_allow_list_overrides_channel_membership(slack: FakeSlack) -> None
 def _session(chat: WebchatClient) -> str:
     assert chat.session is not None
     return chat.session.split(".")[0]
+
+
+async def test_a_second_escalation_gets_its_own_thread(slack: FakeSlack) -> None:
+    async with agents_channel(slack, handoff_config(slack)) as agents, WebchatClient.connect(agents.url) as chat:
+        await chat.say("talk to a person")
+        first = await agents.escalated()
+        await agents.press(first, "return")
+        await chat.expect("message", **{"from": "system"})
+        await chat.say("talk to a person")
+        second = await agents.escalated(2)
+        assert "Waiting" in agents.state(second)
+
+        await agents.reply(first, "late reply in the old thread")
+        assert "closed" in (await agents.refused("U_AGENT"))["text"]
+        await agents.reply(second, "new thread, new reply")
+        assert (await chat.expect("message", **{"from": "agent"}))["text"] == "new thread, new reply"
