@@ -111,7 +111,7 @@ class SlackAdapter:
         )
         self._agent_handlers: list[AgentEventHandler] = []
         self._action_handlers: list[tuple[str, ActionHandler]] = []
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
         self._locks: dict[str, asyncio.Lock] = {}
         self._socket: AsyncSocketModeHandler | None = None
         self._listen()
