@@ -14,6 +14,7 @@ import asyncio  # noqa: E402
 import json  # noqa: E402
 import sys  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
+from contextlib import AsyncExitStack  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from hub.config import Config, load_config  # noqa: E402
@@ -87,17 +88,20 @@ async def _ask(config: Config, text: str, channel: str) -> dict[str, object]:
     from hub.conversation import Conversation
     from hub.hub import Hub
     from hub.metrics import Metrics
-    from hub.service import build_stages
+    from hub.service import build_stages, enter_stages
     from hub.store import MemoryStore
 
     store = MemoryStore()
     metrics = Metrics()
-    hub = Hub(config, store, build_stages(config, store, metrics), metrics=metrics)
+    stages = build_stages(config, store, metrics)
+    hub = Hub(config, store, stages, metrics=metrics)
     message = InboundMessage(
         channel=channel, conversation_id="ask", user_id="admin", message_id=new_id(), text=text
     )
-    turn = await hub.new_turn(message, Conversation.start(message), dry_run=True)
-    decision = await hub.decide(turn)
+    async with AsyncExitStack() as stack:
+        await enter_stages(stack, stages)
+        turn = await hub.new_turn(message, Conversation.start(message), dry_run=True)
+        decision = await hub.decide(turn)
     result = decision.as_dict()
     result["trace"] = list(turn.trace)
     result["tags"] = sorted(turn.tags)
@@ -128,10 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _register_plugins(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    try:
-        from kb.cli import register
-    except ImportError:
-        return
+    from kb.cli import register
+
     register(sub)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from contextlib import AsyncExitStack
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from typing import Any
 
 from aiohttp import web
@@ -23,6 +23,7 @@ from hub.metrics import CONTENT_TYPE_LATEST, Metrics
 from hub.stages import Stage
 from hub.store import Store, open_store
 from hub.watch import FileWatcher
+from kb import KnowledgeStage
 from providers import LLMStage
 from routing.rules import RuleStage
 
@@ -38,7 +39,20 @@ def build_stages(
 ) -> list[Stage]:
     """The chain, cheapest first: hand-off gate, rules, knowledge base, LLM, hand-off."""
     desk = desk or HandoffDesk(store)
-    return [HandoffGate(desk), RuleStage(), LLMStage(store, metrics), HandoffStage(desk)]
+    return [
+        HandoffGate(desk),
+        RuleStage(),
+        KnowledgeStage.from_config(config),
+        LLMStage(store, metrics),
+        HandoffStage(desk),
+    ]
+
+
+async def enter_stages(stack: AsyncExitStack, stages: list[Stage]) -> None:
+    """Start the stages that hold resources (the trained FAQ matcher, its file watch)."""
+    for stage in stages:
+        if isinstance(stage, AbstractAsyncContextManager):
+            await stack.enter_async_context(stage)
 
 
 def build_adapters(config: Config, hub: Hub, store: Store) -> list[Adapter]:
@@ -126,6 +140,7 @@ class HubService:
         stages = build_stages(config, store, metrics, desk=self.desk)
         self.hub = Hub(config, store, stages, metrics=metrics)
         self._stack.push_async_callback(self.hub.close)
+        await enter_stages(self._stack, stages)
         self.adapters = build_adapters(config, self.hub, store)
         for adapter in self.adapters:
             self.hub.register(adapter)

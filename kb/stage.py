@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 
+from hub.config import Config
+from hub.errors import ConfigError
 from hub.stages import Candidate, Decision, Turn
 from kb.knowledge import KnowledgeBase
 from kb.matcher import Match
@@ -20,12 +22,57 @@ logger = logging.getLogger(__name__)
 
 
 class KnowledgeStage:
-    """Stage ``kb``; reads threshold and candidate count from the turn's config."""
+    """Stage ``kb``; reads threshold and candidate count from the turn's config.
+
+    As an async context manager it loads the FAQ (training the matcher once)
+    and watches the file; ``reconfigure`` follows ``[kb] path`` and
+    ``enabled`` across config reloads, keeping the current KB if the new one
+    is invalid.
+    """
 
     name = "kb"
 
-    def __init__(self, knowledge: KnowledgeBase) -> None:
+    def __init__(self, knowledge: KnowledgeBase, *, enabled: bool = True) -> None:
         self.knowledge = knowledge
+        self.enabled = enabled
+
+    @classmethod
+    def from_config(cls, config: Config) -> KnowledgeStage:
+        return cls(KnowledgeBase.from_config(config), enabled=config.kb.enabled)
+
+    async def __aenter__(self) -> KnowledgeStage:
+        if self.enabled:
+            await self.knowledge.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.knowledge.__aexit__(*exc_info)
+
+    async def reconfigure(self, old: Config, new: Config) -> None:
+        self.enabled = new.kb.enabled
+        path = new.resolve(new.kb.path)
+        if not self.enabled or (path == self.knowledge.path and self.knowledge.loaded):
+            return
+        fresh = KnowledgeBase(path)
+        try:
+            await fresh.__aenter__()
+        except ConfigError as exc:
+            logger.error("knowledge base at %s not loaded, keeping the current one:\n%s", path, exc)
+            return
+        await self.knowledge.__aexit__(None, None, None)
+        self.knowledge = fresh
+
+    def health(self) -> dict[str, object]:
+        if not self.enabled:
+            return {"status": "ok", "enabled": False}
+        if not self.knowledge.loaded:
+            return {"status": "down", "error": "not loaded"}
+        error = self.knowledge.last_error
+        return {
+            "status": "ok",
+            "entries": len(self.knowledge.faq),
+            "last_reload_error": str(error) if error else None,
+        }
 
     async def __call__(self, turn: Turn) -> Decision | None:
         settings = turn.config.kb
@@ -35,6 +82,9 @@ class KnowledgeStage:
             turn.message.text, channel=turn.message.channel, candidates=settings.candidates
         )
         _ground(turn, found)
+        if turn.forced_tier:
+            turn.note(f"kb: not answering, a rule routed this to tier {turn.forced_tier!r}")
+            return None
         if found.best is None or found.confidence < settings.threshold:
             turn.note(_below(found, settings.threshold))
             return None
