@@ -545,3 +545,48 @@ def test_to_platform_threads_and_falls_back_to_text() -> None:
     assert (call["channel"], call["thread_ts"]) == ("C1", "2.0")
     assert call["text"] == "&lt;b&gt; &amp; co\n1. Yes\n2. No"
     assert [b["type"] for b in call["blocks"]] == ["section", "actions"]
+
+
+# -- the knowledge base ---------------------------------------------------------------------
+
+FAQ = '''
+[[entries]]
+id = "shipping-times"
+question = "How long does shipping take?"
+answer = { text = "Two to four working days.", buttons = [{ label = "Track my order", value = "where is my order" }] }
+examples = ["when will my order arrive", "delivery time", "how many days for delivery"]
+
+[[entries]]
+id = "payment-methods"
+question = "Which payment methods do you accept?"
+answer = "Cards, PayPal & Klarna."
+examples = ["can I pay with paypal", "do you take credit cards", "payment options"]
+
+[[entries]]
+id = "password-reset"
+question = "How do I reset my password?"
+answer = "Use Forgot password on the sign-in page."
+examples = ["I forgot my password", "can't log in", "locked out of my account"]
+'''
+
+
+async def test_dm_answered_from_the_faq(slack: FakeSlack, tmp_path: Any) -> None:
+    faq = tmp_path / "faq.toml"
+    faq.write_text(FAQ, encoding="utf-8")
+    config = make_config(
+        channels={
+            "webchat": {"enabled": False},
+            "slack": {"enabled": True, "api_base": slack.api_base},
+        },
+        kb={"enabled": True, "path": str(faq)},
+    )
+    async with running_hub(config) as service:
+        await say(service, message_event("when will my order arrive?", channel="D_CUSTOMER"))
+        await say(service, message_event("can I pay with paypal", channel="D_CUSTOMER"))
+        first, second = delivered(slack, "D_CUSTOMER")
+    assert first["text"].startswith("Two to four working days.")
+    buttons = first["blocks"][-1]["elements"]
+    assert [(b["text"]["text"], b["value"]) for b in buttons] == [
+        ("Track my order", "where is my order")
+    ]
+    assert second["text"] == "Cards, PayPal &amp; Klarna."
