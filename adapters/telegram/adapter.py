@@ -108,7 +108,7 @@ class TelegramAdapter:
         self.bot = bot
         self.webhook_secret = webhook_secret
         self.me = BotIdentity(id=bot.id, username="")
-        self.connected = False
+        self.ready = asyncio.Event()  # set once connected to Telegram
         self._pacer = SendPacer(config.per_chat_per_s, config.global_per_s)
         self._locks = ChatLocks()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -162,6 +162,10 @@ class TelegramAdapter:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.bot.session.close()
+
+    @property
+    def connected(self) -> bool:
+        return self.ready.is_set()
 
     def health(self) -> dict[str, Any]:
         problem = self._poller.last_error if self.config.mode == "polling" else None
@@ -221,7 +225,7 @@ class TelegramAdapter:
             await self.bot.delete_webhook(drop_pending_updates=False)
 
     def _connected(self) -> None:
-        self.connected = True
+        self.ready.set()
         logger.info("telegram connected as @%s in %s mode", self.me.username, self.config.mode)
         if self.config.mode == "polling":
             self._spawn(self._poller.run())
@@ -303,6 +307,7 @@ class TelegramAdapter:
             except TelegramRetryAfter as exc:
                 if exc.retry_after > MAX_RETRY_AFTER_S:
                     raise DeliveryError(f"telegram asks to wait {exc.retry_after} s") from exc
+                logger.info("telegram: 429 for chat %s, retry after %s s", chat, exc.retry_after)
                 self._pacer.back_off(chat, exc.retry_after)
                 last = exc
             except PERMANENT as exc:

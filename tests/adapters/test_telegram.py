@@ -6,6 +6,7 @@ Every test but the pure conversion ones runs a whole hub (``HubService``) whose
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -236,6 +237,21 @@ async def test_webhook_registration_waits_out_a_429(fake: FakeTelegram) -> None:
         first, second = fake.called("setWebhook")
         assert (first.status, second.status) == (429, 200)
         assert second.at - first.at >= 1.0
+
+
+async def test_telegram_down_at_startup_is_retried_in_the_background(fake: FakeTelegram) -> None:
+    outage = fake.fail("setWebhook", 502, "Bad Gateway", times=5)  # 4 at startup, 1 more after
+    async with running_hub(webhook_config(fake)) as service:
+        [adapter] = service.adapters
+        health = adapter.health()  # type: ignore[attr-defined]
+        if outage.times > 0:  # not registered yet: the hub serves and says so
+            assert health["status"] == "degraded" and not health["connected"]
+        async with asyncio.timeout(10):
+            await adapter.ready.wait()  # type: ignore[attr-defined]
+        assert adapter.health()["status"] == "ok"  # type: ignore[attr-defined]
+        assert [c.status for c in fake.called("setWebhook")] == [502] * 5 + [200]
+        assert await fake.post_webhook(fake.new_update(message(91, "thanks"))) == 200
+        await fake.wait_sent(1, chat_id=91)
 
 
 async def test_webhook_url_telegram_refuses_is_a_startup_error(fake: FakeTelegram) -> None:
