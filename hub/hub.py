@@ -144,8 +144,20 @@ class Hub:
             config=self.config,
             history=history,
             tags=set(conversation.tags),
+            on_delta=None if dry_run else self._delta_sink(message),
             dry_run=dry_run,
         )
+
+    def _delta_sink(self, message: InboundMessage) -> Callable[[str], Awaitable[None]] | None:
+        """Partial answers, for adapters that can show them (a ``send_delta`` method)."""
+        send_delta = getattr(self.adapters.get(message.channel), "send_delta", None)
+        if send_delta is None:
+            return None
+
+        async def sink(text: str) -> None:
+            await send_delta(message, text)
+
+        return sink
 
     async def decide(self, turn: Turn) -> Decision:
         """The stage chain wrapped in the middleware, outermost first."""

@@ -6,6 +6,7 @@ client ``{"type":"hello","session":null|"<token>"}``
 server ``{"type":"welcome","session":"<token>","history":[message frames]}``
 client ``{"type":"message","id":"<client id>","text":"..."}``
 server ``{"type":"message","id":"<server id>","reply_to":"<client id>","from":"bot"|"agent"|"system","text":"...","buttons":[{"label","value"}]}``
+server ``{"type":"delta","reply_to":"<client id>","text":"..."}`` partial answer, before its message
 server ``{"type":"typing","on":true|false}``
 client ``{"type":"ping"}`` -> server ``{"type":"pong"}``
 server ``{"type":"error","code":"...","message":"..."}`` for any bad input.
@@ -149,6 +150,11 @@ class WebchatAdapter:
     async def send(self, message: OutboundMessage) -> None:
         """Send to every open socket of the session; offline sessions get it on resume."""
         await self._broadcast(message.conversation_id, to_frame(message))
+
+    async def send_delta(self, message: InboundMessage, text: str) -> None:
+        """Part of the answer to ``message`` while it is being written (LLM streaming)."""
+        reply_to = _client_id(message.conversation_id, message.message_id)
+        await self._broadcast(message.conversation_id, {"type": "delta", "reply_to": reply_to, "text": text})
 
     async def typing(self, message: InboundMessage, on: bool) -> None:
         await self._broadcast(message.conversation_id, {"type": "typing", "on": on})
