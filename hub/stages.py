@@ -10,10 +10,10 @@ candidates as grounding for the LLM, a route rule forces a tier).
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping, Protocol
+from typing import Any, Protocol
 
 from hub.config import Config
 from hub.conversation import Conversation, TranscriptEntry

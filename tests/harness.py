@@ -189,5 +189,5 @@ class WebchatClient:
                 frame = await self.recv(timeout=seconds)
                 if frame["type"] != "typing":
                     frames.append(frame)
-        except (TimeoutError, asyncio.TimeoutError):
+        except TimeoutError:
             return frames

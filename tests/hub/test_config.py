@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from hub.config import Config, load_config
 from hub.errors import ConfigError
@@ -104,7 +105,7 @@ def test_route_to_unknown_tier() -> None:
 
 def test_config_is_frozen() -> None:
     config = Config()
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         config.server.port = 1  # type: ignore[misc]
 
 
