@@ -14,9 +14,10 @@ held-out 10%, CLINC150 train); questions come only from the held-out splits
 hand-written support messages (complaints, several questions, advice topics).
 The carving is ``bench/kb_data.py``'s, so figures match docs/kb.md's splits.
 
-The simulated cheap model declines 15% of grounded questions (chosen by a hash
-of the question, so runs repeat) and every ungrounded one; the premium model
-answers every grounded question. Both cite the first reference answer.
+The simulated models decline when no reference question shares a content word
+with the question (out-of-scope questions); the cheap one also
+declines 15% of the rest (chosen by a hash of the question, so runs repeat).
+Answers are about 55 words and cite the first reference answer.
 
 Usage: ``.venv/bin/python -m bench.cost [--data ../shared/data] [--per-split 400]``
 """
@@ -32,6 +33,7 @@ import asyncio  # noqa: E402
 import hashlib  # noqa: E402
 import logging  # noqa: E402
 import random  # noqa: E402
+import re  # noqa: E402
 import tempfile  # noqa: E402
 from collections import Counter  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
@@ -56,6 +58,7 @@ from tests.fakes.llm_api import FakeLLM, Reply, answer_json, prompt_text  # noqa
 
 SEED = 7
 CHEAP_DECLINE_SHARE = 0.15
+RELATED_OVERLAP = 0.01  # i.e. no content word in common
 ANSWER_WORDS = 55
 HANDWRITTEN = (
     "This is the third time I'm writing! My card was charged twice for order 99812345 and "
@@ -83,11 +86,31 @@ def _customer_text(body: dict[str, Any]) -> str:
     return prompt_text({"messages": body["messages"][-1:]})
 
 
+_WORD = re.compile(r"[a-z]{3,}")
+_STOP = frozenset("the and you your for can how what why when where does with this that have "
+                  "from are was will would could should about there their please".split())
+
+
+def _overlap(question: str, refs: list[str]) -> float:
+    """Share of the question's content words found in the best reference question."""
+    words = set(_WORD.findall(question.lower())) - _STOP
+    if not words:
+        return 0.0
+    return max(len(words & set(_WORD.findall(r.split(" A: ")[0].lower()))) / len(words)
+               for r in refs)
+
+
 def _model_reply(body: dict[str, Any], *, cheap: bool) -> str:
-    """A grounded answer of realistic length citing the first reference, or a decline."""
+    """A grounded answer of realistic length citing the first reference, or a decline.
+
+    Like a real model told to answer only from the references, it declines when
+    they have nothing in common with the question (out-of-scope questions).
+    """
     lines = prompt_text(body).splitlines()
     refs = [line for line in lines if line.startswith("[") and " A: " in line]
-    if not refs or (cheap and _is_declined(_customer_text(body))):
+    question = _customer_text(body)
+    unrelated = not refs or _overlap(question, refs) < RELATED_OVERLAP
+    if unrelated or (cheap and _is_declined(question)):
         return answer_json("I'm not sure the reference answers cover this.", confident=False)
     source = refs[0][1 : refs[0].index("]")]
     words = ("Here is what you need to know about this, step by step. " * 8).split()
