@@ -17,7 +17,13 @@ from aiohttp import web
 from hub.adapter import Adapter
 from hub.config import Config, load_config
 from hub.errors import ConfigError
-from hub.handoff import HandoffDesk, HandoffGate, HandoffStage, offer_middleware
+from hub.handoff import (
+    HandoffDesk,
+    HandoffGate,
+    HandoffStage,
+    offer_middleware,
+    unstaffed_middleware,
+)
 from hub.hub import Hub
 from hub.metrics import CONTENT_TYPE_LATEST, Metrics
 from hub.stages import Stage
@@ -164,7 +170,7 @@ class HubService:
 
             board = SlackAgents.attach(slack, self.desk)
         self.desk.connect(self.hub, board)
-        self.hub.middleware.append(offer_middleware(self.desk))
+        self.hub.middleware += [unstaffed_middleware(self.desk), offer_middleware(self.desk)]
         self.hub.decision_listeners.append(self.desk.on_decision)
 
     async def _serve(self, app: web.Application) -> None:

@@ -1,169 +1,37 @@
-"""Hand-off to human agents: the escalation desk and the stages around it.
-
-The :class:`HandoffDesk` keeps one :class:`Escalation` per handed-off
-conversation in the store (so a restart on Redis loses nothing) and talks to
-the agents through an :class:`AgentBoard` (the Slack agents channel, see
-``adapters/slack/agents.py``). Three pieces plug it into the hub:
-
-- :class:`HandoffGate`, the FIRST stage: a conversation with a human goes to
-  the agents' thread and nowhere else; a customer asking for a person (a
-  phrase, the offered button, or angry enough when sentiment is on) is
-  handed off before any rule, FAQ or model sees the message.
-- :class:`HandoffStage`, the LAST stage: nothing else answered.
-- :func:`offer_middleware`: after ``offer_after_failures`` unhelpful answers
-  in a row, the bot's reply carries a "Talk to a person" button.
-
-The desk applies any decision that carries a :class:`~hub.stages.HandoffRequest`
-(rules, the LLM, the stages above) through ``hub.decision_listeners``.
-"""
+"""The hand-off desk: escalate, forward, relay, claim, close and remind."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
-from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal, Protocol
-from zoneinfo import ZoneInfo
+from typing import TYPE_CHECKING, Any
 
 from hub.config import HandoffConfig
-from hub.conversation import Conversation, TranscriptEntry
-from hub.envelope import Button, InboundMessage, OutboundMessage
+from hub.conversation import Conversation
+from hub.envelope import InboundMessage, OutboundMessage
 from hub.errors import DeliveryError
-from hub.sentiment import SentimentScorer
+from hub.handoff.escalation import (
+    OPEN_KEY,
+    Agent,
+    AgentBoard,
+    Escalation,
+    EscalationStatus,
+    escalation_key,
+    queue_text,
+    thread_key,
+)
 from hub.stages import Decision, HandoffRequest, Turn
 from hub.store import Store
-from routing.text import fold, phrase_regex
 
 if TYPE_CHECKING:
-    from hub.hub import Handler, Hub, Middleware
+    from hub.hub import Hub
 
-__all__ = [
-    "Agent",
-    "AgentBoard",
-    "Escalation",
-    "HandoffDesk",
-    "HandoffGate",
-    "HandoffStage",
-    "offer_middleware",
-]
+__all__ = ["HandoffDesk"]
 
 logger = logging.getLogger(__name__)
-
-EscalationStatus = Literal["waiting", "claimed", "resolved", "returned"]
-
-CANNOT_HELP = "Sorry, I can't help with that. Could you rephrase your question?"
-NO_AGENTS = (
-    "Sorry, there is no one from the team on this channel, so I'll do my best: "
-    "could you tell me a little more about what you need?"
-)
-OPEN_KEY = "handoff:open"
-
-
-@dataclass(frozen=True, slots=True)
-class Agent:
-    """A human agent, as the board knows them (a Slack user)."""
-
-    id: str
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class Escalation:
-    """One hand-off of one conversation, from escalation until it is closed."""
-
-    conversation_id: str
-    address: str
-    channel: str
-    customer: str
-    reason: str
-    queue: str = ""
-    status: EscalationStatus = "waiting"
-    agent_id: str = ""
-    agent_name: str = ""
-    board_channel: str = ""
-    thread: str = ""
-    created_at: float = field(default_factory=time.time)
-    reminded_at: float | None = None
-    reminders: int = 0
-    closed_by: str = ""
-
-    @property
-    def open(self) -> bool:
-        return self.status in ("waiting", "claimed")
-
-    @property
-    def announced(self) -> bool:
-        return bool(self.thread)
-
-    def evolve(self, **changes: Any) -> Escalation:
-        return replace(self, **changes)
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Escalation:
-        return cls(**data)
-
-
-class AgentBoard(Protocol):
-    """Where agents see escalations (the Slack agents channel).
-
-    Every method raises :class:`~hub.errors.DeliveryError` when the board
-    cannot be reached.
-    """
-
-    async def announce(
-        self, escalation: Escalation, transcript: Sequence[TranscriptEntry]
-    ) -> tuple[str, str]:
-        """Post the escalation; return (board channel, thread id)."""
-        ...
-
-    async def refresh(self, escalation: Escalation) -> None:
-        """Show the escalation's current state on its top message."""
-        ...
-
-    async def customer_message(self, escalation: Escalation, message: InboundMessage) -> None:
-        """Copy a customer's message into the escalation's thread."""
-        ...
-
-    async def notice(self, escalation: Escalation, text: str, *, loud: bool = False) -> None:
-        """A status line in the thread (``loud``: also shown in the channel)."""
-        ...
-
-
-def _escalation_key(conversation_id: str) -> str:
-    return f"handoff:escalation:{conversation_id}"
-
-
-def _thread_key(board_channel: str, thread: str) -> str:
-    return f"handoff:thread:{board_channel}:{thread}"
-
-
-def _fill(template: str, **values: str) -> str:
-    for name, value in values.items():
-        template = template.replace("{" + name + "}", value)
-    return template
-
-
-def staffed(config: HandoffConfig, now: datetime | None = None) -> bool:
-    """Inside business hours (always, when none are configured)."""
-    if not config.business_hours:
-        return True
-    local = (now or datetime.now(tz=ZoneInfo("UTC"))).astimezone(ZoneInfo(config.timezone))
-    start, end = config.business_hours.split("-")
-    return local.isoweekday() in config.business_days and start <= local.strftime("%H:%M") < end
-
-
-def queue_text(config: HandoffConfig, now: datetime | None = None) -> str:
-    """What the customer is told while waiting: the wait, or the business hours."""
-    if staffed(config, now):
-        return _fill(config.queue_message, wait=config.expected_wait)
-    return _fill(config.after_hours_message, hours=config.business_hours)
 
 
 class HandoffDesk:
@@ -197,7 +65,7 @@ class HandoffDesk:
 
     # -- records -----------------------------------------------------------------
     async def escalation(self, conversation_id: str) -> Escalation | None:
-        data = await self.store.get(_escalation_key(conversation_id))
+        data = await self.store.get(escalation_key(conversation_id))
         return Escalation.from_json(data) if data else None
 
     async def escalation_for_thread(self, board_channel: str, thread: str) -> Escalation | None:
@@ -206,14 +74,14 @@ class HandoffDesk:
         A conversation escalated again gets a new thread; an old thread then
         gives its escalation as closed, so late replies there go nowhere.
         """
-        conversation_id = await self.store.get(_thread_key(board_channel, thread))
+        conversation_id = await self.store.get(thread_key(board_channel, thread))
         escalation = await self.escalation(conversation_id) if conversation_id else None
         if escalation is not None and escalation.thread != thread:
             return escalation.evolve(status="returned", thread=thread, board_channel=board_channel)
         return escalation
 
     async def _save(self, escalation: Escalation) -> None:
-        await self.store.set(_escalation_key(escalation.conversation_id), escalation.to_json())
+        await self.store.set(escalation_key(escalation.conversation_id), escalation.to_json())
         if escalation.open:
             await self.store.add_member(OPEN_KEY, escalation.conversation_id)
         else:
@@ -231,8 +99,7 @@ class HandoffDesk:
         """Hub decision listener: apply a decision that asks for a human."""
         if decision.handoff is None or turn.dry_run or turn.conversation.status == "handoff":
             return
-        if not self.available:
-            logger.warning("hand-off requested (%s) but no agents channel", decision.handoff.reason)
+        if not self.available:  # unstaffed_middleware has already told the customer
             return
         told = bool(decision.text)
         await self.escalate(turn.conversation, decision.handoff, reply_to=None if told else turn.message)
@@ -275,7 +142,7 @@ class HandoffDesk:
             logger.error("escalation %s not announced yet: %s", escalation.conversation_id, exc)
             return escalation
         escalation = escalation.evolve(board_channel=board_channel, thread=thread)
-        await self.store.set(_thread_key(board_channel, thread), escalation.conversation_id)
+        await self.store.set(thread_key(board_channel, thread), escalation.conversation_id)
         await self._save(escalation)
         return escalation
 
@@ -428,87 +295,3 @@ class HandoffDesk:
                 await self.remind_due()
             except Exception:
                 logger.exception("hand-off reminder round failed")
-
-
-class HandoffGate:
-    """The first stage: conversations with a person, and customers asking for one."""
-
-    name = "handoff_gate"
-
-    def __init__(self, desk: HandoffDesk) -> None:
-        self.desk = desk
-        self._sentiment = SentimentScorer()
-
-    async def __call__(self, turn: Turn) -> Decision | None:
-        if turn.conversation.status == "handoff":
-            if not turn.dry_run:
-                await self.desk.forward(turn.conversation, turn.message)
-            return Decision(stage="handoff", reason="with a human agent")
-        why = self._wants_person(turn)
-        if why is None:
-            return None
-        if not self.desk.available:
-            return Decision(stage="handoff", reason=f"{why}; no agents", text=NO_AGENTS, helped=False)
-        return Decision(stage="handoff", reason=why, handoff=HandoffRequest(reason=why))
-
-    def _wants_person(self, turn: Turn) -> str | None:
-        config = turn.config.handoff
-        folded = fold(turn.message.text)
-        if folded == fold(config.offer_button):
-            return "customer pressed the button for a person"
-        phrases = phrase_regex(config.request_phrases)
-        if phrases is not None and phrases.search(folded):
-            return "customer asked for a person"
-        if config.sentiment and self.desk.available:
-            score = self._sentiment.score(turn.message.text)
-            if score <= config.sentiment_threshold:
-                return f"negative sentiment ({score:.2f})"
-        return None
-
-    def health(self) -> dict[str, Any]:
-        return {"status": "ok", "agents": self.desk.available}
-
-
-class HandoffStage:
-    """The last stage: nothing else answered. A person, if there are any."""
-
-    name = "handoff"
-
-    def __init__(self, desk: HandoffDesk | None = None) -> None:
-        self.desk = desk
-
-    async def __call__(self, turn: Turn) -> Decision | None:
-        if self.desk is not None and self.desk.available:
-            return Decision(
-                stage=self.name,
-                reason="no earlier stage could answer",
-                handoff=HandoffRequest(reason="the bot had no answer"),
-                helped=False,
-            )
-        return Decision(
-            stage=self.name, reason="no stage could answer; no agents", text=CANNOT_HELP, helped=False
-        )
-
-
-def _asks_for_person(button: Button, config: HandoffConfig) -> bool:
-    """Does pressing ``button`` already ask for a person (e.g. the LLM's own offer)?"""
-    value = fold(button.value)
-    phrases = phrase_regex(config.request_phrases)
-    return value == fold(config.offer_button) or bool(phrases and phrases.search(value))
-
-
-def offer_middleware(desk: HandoffDesk) -> Middleware:
-    """After repeated unhelpful answers, the reply offers a person (when agents exist)."""
-
-    async def offer(handler: Handler, turn: Turn) -> Decision:
-        decision = await handler(turn)
-        config = turn.config.handoff
-        due = turn.conversation.failures + 1 >= config.offer_after_failures
-        if not (due and decision.text and not decision.helped and decision.handoff is None):
-            return decision
-        if not desk.available or any(_asks_for_person(b, config) for b in decision.buttons):
-            return decision
-        button = Button(config.offer_button, config.offer_button)
-        return replace(decision, buttons=(*decision.buttons, button))
-
-    return offer

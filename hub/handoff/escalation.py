@@ -1,0 +1,130 @@
+"""Escalations: what the desk remembers about a handed-off conversation, and the
+board (the agents' side) it talks to."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
+from typing import Any, Literal, Protocol
+from zoneinfo import ZoneInfo
+
+from hub.config import HandoffConfig
+from hub.conversation import TranscriptEntry
+from hub.envelope import InboundMessage
+
+__all__ = ["Agent", "AgentBoard", "Escalation", "queue_text", "staffed"]
+
+
+EscalationStatus = Literal["waiting", "claimed", "resolved", "returned"]
+
+CANNOT_HELP = "Sorry, I can't help with that. Could you rephrase your question?"
+NO_AGENTS = (
+    "Sorry, there is no one from the team on this channel, so I'll do my best: "
+    "could you tell me a little more about what you need?"
+)
+OPEN_KEY = "handoff:open"
+
+
+@dataclass(frozen=True, slots=True)
+class Agent:
+    """A human agent, as the board knows them (a Slack user)."""
+
+    id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Escalation:
+    """One hand-off of one conversation, from escalation until it is closed."""
+
+    conversation_id: str
+    address: str
+    channel: str
+    customer: str
+    reason: str
+    queue: str = ""
+    status: EscalationStatus = "waiting"
+    agent_id: str = ""
+    agent_name: str = ""
+    board_channel: str = ""
+    thread: str = ""
+    created_at: float = field(default_factory=time.time)
+    reminded_at: float | None = None
+    reminders: int = 0
+    closed_by: str = ""
+
+    @property
+    def open(self) -> bool:
+        return self.status in ("waiting", "claimed")
+
+    @property
+    def announced(self) -> bool:
+        return bool(self.thread)
+
+    def evolve(self, **changes: Any) -> Escalation:
+        return replace(self, **changes)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Escalation:
+        return cls(**data)
+
+
+class AgentBoard(Protocol):
+    """Where agents see escalations (the Slack agents channel).
+
+    Every method raises :class:`~hub.errors.DeliveryError` when the board
+    cannot be reached.
+    """
+
+    async def announce(
+        self, escalation: Escalation, transcript: Sequence[TranscriptEntry]
+    ) -> tuple[str, str]:
+        """Post the escalation; return (board channel, thread id)."""
+        ...
+
+    async def refresh(self, escalation: Escalation) -> None:
+        """Show the escalation's current state on its top message."""
+        ...
+
+    async def customer_message(self, escalation: Escalation, message: InboundMessage) -> None:
+        """Copy a customer's message into the escalation's thread."""
+        ...
+
+    async def notice(self, escalation: Escalation, text: str, *, loud: bool = False) -> None:
+        """A status line in the thread (``loud``: also shown in the channel)."""
+        ...
+
+
+def escalation_key(conversation_id: str) -> str:
+    return f"handoff:escalation:{conversation_id}"
+
+
+def thread_key(board_channel: str, thread: str) -> str:
+    return f"handoff:thread:{board_channel}:{thread}"
+
+
+def _fill(template: str, **values: str) -> str:
+    for name, value in values.items():
+        template = template.replace("{" + name + "}", value)
+    return template
+
+
+def staffed(config: HandoffConfig, now: datetime | None = None) -> bool:
+    """Inside business hours (always, when none are configured)."""
+    if not config.business_hours:
+        return True
+    local = (now or datetime.now(tz=ZoneInfo("UTC"))).astimezone(ZoneInfo(config.timezone))
+    start, end = config.business_hours.split("-")
+    return local.isoweekday() in config.business_days and start <= local.strftime("%H:%M") < end
+
+
+def queue_text(config: HandoffConfig, now: datetime | None = None) -> str:
+    """What the customer is told while waiting: the wait, or the business hours."""
+    if staffed(config, now):
+        return _fill(config.queue_message, wait=config.expected_wait)
+    return _fill(config.after_hours_message, hours=config.business_hours)
