@@ -89,3 +89,33 @@ async def test_messages_typed_while_offline_are_sent_after_reconnect(browser) ->
         await page.locator(".msg--bot", has_text="Nine to five.").wait_for(timeout=15000)
         assert await page.locator(".msg--customer").count() == 1
         await page.close()
+
+
+async def test_streamed_llm_answer_shows_progressively_then_final(
+    browser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.fakes.llm_api import FakeLLM, Reply, answer_json
+    from tests.providers.conftest import OPENAI_KEY_ENV, llm_section
+
+    answer = ("Our stores open at nine in the morning and close at six in the evening, "
+              "from Monday to Saturday, and on Sundays we open at ten.")
+    monkeypatch.setenv(OPENAI_KEY_ENV, "sk-test-openai")
+    async with FakeLLM() as fake:
+        fake.on("gpt-4o-mini", Reply(answer_json(answer)))
+        async with running_hub(make_config(llm=llm_section(fake))) as hub:
+            page = await browser.new_page()
+            await page.goto(hub.url + "/")
+            await page.wait_for_selector("#status.status--online")
+            await page.evaluate("""() => {
+                window.sawStreaming = false;
+                new MutationObserver(() => {
+                    if (document.querySelector('.msg--streaming')) window.sawStreaming = true;
+                }).observe(document.getElementById('log'), {childList: true, subtree: true});
+            }""")
+            await send(page, "when are you open")
+            final = page.locator(".msg--bot:not(.msg--streaming)")
+            await final.first.wait_for(timeout=60000)  # the first call imports litellm
+            assert await final.first.inner_text() == answer
+            assert await page.evaluate("window.sawStreaming")
+            assert await page.locator(".msg--streaming").count() == 0
+            await page.close()

@@ -13,6 +13,7 @@
   var retry = 0;
   var outbox = [];          // frames typed while offline, sent after the welcome
   var pending = {};         // client id -> <li> of our own messages awaiting the server
+  var streaming = {};       // client id -> <li> of a bot answer arriving in deltas
   var seq = 0;
 
   function newId() {
@@ -81,6 +82,7 @@
         localStorage.setItem(SESSION_KEY, frame.session);
         log.textContent = "";
         pending = {};
+        streaming = {};
         var seen = {};
         (frame.history || []).forEach(function (f) { seen[f.id] = true; render(f); });
         ready = true;
@@ -93,7 +95,21 @@
           ws.send(JSON.stringify({ type: "message", id: f.id, text: f.text }));
         });
         break;
+      case "delta":
+        var bubble = streaming[frame.reply_to];
+        if (!bubble) {
+          bubble = streaming[frame.reply_to] = render({ from: "bot", text: "" });
+          bubble.classList.add("msg--streaming");
+        }
+        typing.hidden = true;
+        bubble.appendChild(document.createTextNode(frame.text || ""));
+        scrollDown();
+        break;
       case "message":
+        if (frame.reply_to && streaming[frame.reply_to]) {
+          streaming[frame.reply_to].remove();  // the final message is authoritative
+          delete streaming[frame.reply_to];
+        }
         if (frame.reply_to && pending[frame.reply_to]) {
           pending[frame.reply_to].li.classList.remove("msg--pending");
           delete pending[frame.reply_to];
