@@ -24,34 +24,35 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from itertools import repeat
 
 import numpy as np
 import scipy.sparse as sp
 from rapidfuzz import fuzz, utils
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
 
+from kb.embedding import SentenceEmbedder, load_embedder
 from kb.faq import Faq, FaqEntry
+from kb.features import EMBED_WEIGHT, WORD, Query, Vectoriser, training_matrix
 
 __all__ = ["Match", "Matcher", "ScoredEntry", "train_matcher"]
 
 logger = logging.getLogger(__name__)
 
 MAX_QUERY_CHARS = 1000
-_WORD = re.compile(r"(?u)\b\w+\b")
-_N_EVIDENCE = 7
 
 # Calibration used when the FAQ is too small to fit its own (fitted on BANKING77
 # and CLINC150 training data, see docs/kb.md); order follows _evidence().
-_DEFAULT_COEF = np.array([1.2, 1.1, 2.6, 1.6, 0.75, 2.55, 4.1])
-_DEFAULT_INTERCEPT = -9.0
+_DEFAULT_COEF = np.array(
+    [1.05, 1.87, 0.37, 0.39, -1.97, 2.34, 3.48, 2.43, -0.15, -1.2, 0.12, 1.28, -1.14, 0.6, -0.31, 0.43, 0.81]
+)
+_DEFAULT_INTERCEPT = -8.04
 _MIN_CALIBRATION_ROWS = 300
+_N_EVIDENCE = len(_DEFAULT_COEF)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,110 +88,82 @@ class Match:
 NO_MATCH = Match(None, None, ())
 
 
-class _Vectoriser:
-    """Char n-gram + word TF-IDF, with a fast path for a single query."""
-
-    def __init__(self) -> None:
-        self.char = TfidfVectorizer(
-            analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, dtype=np.float32
-        )
-        self.word = TfidfVectorizer(
-            analyzer="word", ngram_range=(1, 2), sublinear_tf=True,
-            token_pattern=_WORD.pattern, dtype=np.float32,
-        )
-
-    def fit_transform(self, texts: Sequence[str]) -> sp.csr_matrix:
-        parts = [self.char.fit_transform(texts), self.word.fit_transform(texts)]
-        self._char_analyse = self.char.build_analyzer()
-        self._word_analyse = self.word.build_analyzer()
-        self._offset = len(self.char.vocabulary_)
-        self.width = self._offset + len(self.word.vocabulary_)
-        self.word_idf = {w: float(self.word.idf_[i]) for w, i in self.word.vocabulary_.items() if " " not in w}
-        self.max_idf = float(self.word.idf_.max()) if len(self.word.idf_) else 1.0
-        return _scaled(sp.hstack(parts).tocsr())
-
-    def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
-        return _scaled(sp.hstack([self.char.transform(texts), self.word.transform(texts)]).tocsr())
-
-    def one(self, text: str) -> _Sparse:
-        """The same vector as ``transform([text])``, without sklearn's per-call overhead."""
-        cols: list[np.ndarray] = []
-        vals: list[np.ndarray] = []
-        for analyse, vec, offset in (
-            (self._char_analyse, self.char, 0),
-            (self._word_analyse, self.word, self._offset),
-        ):
-            idx, weights = _tfidf(analyse(text), vec.vocabulary_, vec.idf_)
-            cols.append(idx + offset)
-            vals.append(weights)
-        return _Sparse(np.concatenate(cols), np.concatenate(vals) * np.float32(math.sqrt(0.5)))
-
-
-@dataclass(frozen=True, slots=True)
-class _Sparse:
-    """A query vector: column indices and weights."""
-
-    indices: np.ndarray
-    data: np.ndarray
-
-
-def _tfidf(tokens: list[str], vocabulary: dict[str, int], idf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    ids = np.array(list(map(vocabulary.get, tokens, repeat(-1, len(tokens)))), np.int64)
-    ids = ids[ids >= 0]
-    if not len(ids):
-        return np.empty(0, np.int64), np.empty(0, np.float32)
-    idx, tf = np.unique(ids, return_counts=True)
-    weights = ((1.0 + np.log(tf)) * idf[idx]).astype(np.float32)
-    return idx, weights / np.sqrt(weights @ weights)
-
-
-def _scaled(matrix: sp.csr_matrix) -> sp.csr_matrix:
-    return (matrix * np.float32(math.sqrt(0.5))).astype(np.float32).tocsr()
-
-
 class _Ranker:
     """The trained model without calibration: scores entries, gathers evidence."""
 
-    def __init__(self, texts: Sequence[str], labels: np.ndarray, n_classes: int, c: float) -> None:
+    def __init__(
+        self, texts: Sequence[str], embeddings: np.ndarray, labels: np.ndarray, n_classes: int, c: float,
+        embedder: SentenceEmbedder,
+    ) -> None:
         order = np.argsort(labels, kind="stable")
         texts = [texts[i] for i in order]
+        embeddings = embeddings[order]
         labels = labels[order]
         self.n_classes = n_classes
-        self.vec = _Vectoriser()
+        self.vec = Vectoriser(embedder)
         matrix = self.vec.fit_transform(texts)
         bounds = np.searchsorted(labels, np.arange(n_classes + 1))
-        self.blocks = [matrix[bounds[k] : bounds[k + 1]] for k in range(n_classes)]
-        self.fuzz_choices = [
-            [utils.default_process(t) for t in texts[bounds[k] : bounds[k + 1]]] for k in range(n_classes)
-        ]
-        self.vocab = [set(_WORD.findall(" ".join(texts[bounds[k] : bounds[k + 1]]).lower())) for k in range(n_classes)]
-        self.present = np.diff(bounds) > 0
-        coef, self.intercept = _fit_linear(matrix, labels, n_classes, c)
-        self.coef_t = np.ascontiguousarray(coef.T)
+        spans = [slice(bounds[k], bounds[k + 1]) for k in range(n_classes)]
+        self.blocks = [matrix[span] for span in spans]
+        self.embedded = [embeddings[span] for span in spans]
+        self.centroids = np.stack([_unit(e.sum(axis=0)) for e in self.embedded])
+        self.fuzz_choices = [[utils.default_process(t) for t in texts[span]] for span in spans]
+        self.vocab = [set(WORD.findall(" ".join(texts[span]).lower())) for span in spans]
+        self.sizes = np.diff(bounds)
+        self.present = self.sizes > 0
+        coef, self.intercept = _fit_linear(training_matrix(matrix, embeddings), labels, n_classes, c)
+        self.coef_t = np.ascontiguousarray(coef[:, : self.vec.width].T)
+        self.dense_t = np.ascontiguousarray(coef[:, self.vec.width :].T * np.float32(EMBED_WEIGHT))
 
-    def scores(self, vector: _Sparse) -> np.ndarray:
+    def scores(self, query: Query) -> np.ndarray:
         """One SVM score per entry (entries absent from training get -inf)."""
-        out = vector.data @ self.coef_t[vector.indices] + self.intercept
+        out = query.data @ self.coef_t[query.indices] + query.embedding @ self.dense_t + self.intercept
         out[~self.present] = -np.inf
         return out
 
-    def evidence(self, text: str, vector: _Sparse, scores: np.ndarray, classes: Sequence[int]) -> np.ndarray:
-        """One row of calibration features per entry in ``classes`` (the best-scored few)."""
+    def evidence(self, query: Query, scores: np.ndarray, classes: Sequence[int]) -> np.ndarray:
+        """One row of calibration features per entry in ``classes`` (the best-scored few).
+
+        Each view (SVM score, nearest phrasing by n-grams, by meaning, centroid) is
+        also compared with the best rival among the top ``_RIVALS`` candidates: the
+        views agreeing on one entry is strong evidence, disagreement is a reason to
+        abstain.
+        """
         dense = np.zeros(self.vec.width, np.float32)
-        dense[vector.indices] = vector.data
+        dense[query.indices] = query.data
         sims = [self.blocks[k] @ dense for k in classes]
-        nearest = [float(s.max()) if len(s) else 0.0 for s in sims]
-        tokens = _WORD.findall(text.lower())
+        near = [_max(s) for s in sims]
+        by_meaning = [self.embedded[k] @ query.embedding for k in classes]
+        meaning = [_max(s) for s in by_meaning]
+        centroid = (self.centroids[list(classes)] @ query.embedding).tolist()
+        votes = _votes(by_meaning, self.sizes[list(classes)])
+        tokens = WORD.findall(query.text.lower())
         idf = np.array([self.vec.word_idf.get(t, self.vec.max_idf) for t in tokens])
         known = _share(idf, [t in self.vec.word_idf for t in tokens])
-        query = utils.default_process(text)
+        own = [_share(idf, [t in self.vocab[k] for t in tokens]) for k in classes]
+        text = utils.default_process(query.text)
         first, second = _top_two(scores)
-        rows = []
-        for k, sim, near in zip(classes, sims, nearest, strict=True):
-            rival = second[1] if k == first[0] else first[1]
-            own = _share(idf, [t in self.vocab[k] for t in tokens])
-            rows.append([scores[k], scores[k] - rival, near, max(nearest), known, own, self._fuzz(query, k, sim)])
-        return np.array(rows, dtype=np.float64)
+        svm = scores[list(classes)]
+        rival = np.array([second[1] if k == first[0] else first[1] for k in classes])
+        rows = np.empty((len(classes), _N_EVIDENCE))
+        rows[:, 0] = svm
+        rows[:, 1] = svm - rival
+        rows[:, 2] = near
+        rows[:, 3] = max(near)
+        rows[:, 4] = known
+        rows[:, 5] = own
+        rows[:, 6] = [self._fuzz(text, k, sim) for k, sim in zip(classes, sims, strict=True)]
+        rows[:, 7] = meaning
+        rows[:, 8] = max(meaning)
+        rows[:, 9] = centroid
+        rows[:, 10] = _versus(near)
+        rows[:, 11] = _versus(meaning)
+        rows[:, 12] = _versus(centroid)
+        rows[:, 13] = _entropy(svm[:_RIVALS])
+        rows[:, 14] = np.bincount(votes, minlength=len(classes)) / _NEIGHBOURS
+        rows[:, 15] = np.bincount(votes[:3], minlength=len(classes)) / 3
+        rows[:, 16] = np.log1p(len(tokens))
+        return rows
 
     def _fuzz(self, query: str, k: int, sims: np.ndarray) -> float:
         """rapidfuzz token_sort_ratio against the entry's closest phrasings."""
@@ -201,7 +174,54 @@ class _Ranker:
         return max(fuzz.token_sort_ratio(query, choices[i], processor=None) for i in nearest) / 100.0
 
 
+def _votes(sims: list[np.ndarray], sizes: np.ndarray) -> np.ndarray:
+    """Positions (in ``sims``) of the entries owning the ``_NEIGHBOURS`` closest phrasings, closest first."""
+    values = np.concatenate(sims)
+    n = min(_NEIGHBOURS, len(values))
+    if n == 0:
+        return np.empty(0, np.int64)
+    nearest = np.argpartition(-values, n - 1)[:n]
+    return np.repeat(np.arange(len(sims)), sizes)[nearest[np.argsort(-values[nearest])]]
+
+
+def _versus(values: list[float]) -> list[float]:
+    """Each value minus the best *other* value among the first ``_RIVALS`` (0 if none).
+
+    Plain Python on purpose: a few candidates are far below numpy's per-call cost.
+    """
+    pool = values[:_RIVALS]
+    if len(pool) < 2:
+        return list(values)
+    best = max(range(len(pool)), key=pool.__getitem__)
+    rival = max(pool[:best] + pool[best + 1 :])
+    return [v - (rival if i == best else pool[best]) for i, v in enumerate(values)]
+
+
+def _max(values: np.ndarray) -> float:
+    return float(values.max()) if len(values) else 0.0
+
+
+def _entropy(scores: np.ndarray) -> float:
+    """Entropy of the softmax over the best few SVM scores (0: one clear winner)."""
+    finite = [float(x) for x in scores if math.isfinite(x)]
+    if len(finite) < 2:
+        return 0.0
+    top = max(finite)
+    weights = [math.exp(x - top) for x in finite]
+    total = sum(weights)
+    return -sum(w / total * math.log(w / total) for w in weights if w > 0)
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    norm = float(np.sqrt(vector @ vector))
+    return vector / norm if norm > 0 else vector
+
+
 _FUZZ_NEIGHBOURS = 5
+# Candidates each view is compared against; phrasings (of the candidates) that
+# vote by meaning.
+_RIVALS = 3
+_NEIGHBOURS = 10
 
 
 def _top_two(scores: np.ndarray) -> tuple[tuple[int, float], tuple[int, float]]:
@@ -251,14 +271,14 @@ class Matcher:
         text = (text or "")[:MAX_QUERY_CHARS]
         if not text.strip():
             return NO_MATCH
-        vector = self._ranker.vec.one(text)
-        if len(vector.indices) == 0:
+        query = self._ranker.vec.one(text)
+        if len(query.indices) == 0:
             return NO_MATCH
-        scores = self._ranker.scores(vector)
-        top = self._best(scores, channel, max(2, candidates))
+        scores = self._ranker.scores(query)
+        top = self._best(scores, channel, max(_RIVALS, candidates))
         if not top:
             return NO_MATCH
-        probs = self._calibrate(self._ranker.evidence(text, vector, scores, top))
+        probs = self._calibrate(self._ranker.evidence(query, scores, top))
         ranked = sorted(zip(top, probs, strict=True), key=lambda kp: -kp[1])
         scored = tuple(ScoredEntry(self.faq.entries[k], round(float(p), 4)) for k, p in ranked)
         return Match(scored[0], scored[1] if len(scored) > 1 else None, scored[:candidates])
@@ -282,8 +302,13 @@ def train_matcher(faq: Faq, *, c: float = 1.0, seed: int = 0) -> Matcher:
     """Train the ranker on every phrasing and fit the calibration (seconds)."""
     started = time.perf_counter()
     texts, labels = _phrasings(faq)
-    ranker = _Ranker(texts, labels, len(faq.entries), c)
-    coef, intercept = _fit_calibration(texts, labels, len(faq.entries), c, seed)
+    embedder = load_embedder()
+    embeddings = embedder.embed(texts)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kb-calibration") as pool:
+        # liblinear releases the GIL: the calibration model trains on the other core.
+        calibration = pool.submit(_fit_calibration, texts, embeddings, labels, len(faq.entries), c, seed, embedder)
+        ranker = _Ranker(texts, embeddings, labels, len(faq.entries), c, embedder)
+        coef, intercept = calibration.result()
     train_s = time.perf_counter() - started
     logger.info("trained the KB matcher on %d phrasings of %d entries in %.1f s", len(texts), len(faq), train_s)
     return Matcher(faq, ranker, coef, intercept, train_s)
@@ -303,11 +328,12 @@ def _phrasings(faq: Faq) -> tuple[list[str], np.ndarray]:
 # held out as ordinary questions, and the weight of the held-out-entry rows.
 _OUT_ENTRIES = 0.2
 _OUT_PHRASINGS = 0.15
-_OUT_WEIGHT = 0.5
+_OUT_WEIGHT = 0.35
 
 
 def _fit_calibration(
-    texts: list[str], labels: np.ndarray, n_classes: int, c: float, seed: int
+    texts: list[str], embeddings: np.ndarray, labels: np.ndarray, n_classes: int, c: float, seed: int,
+    embedder: SentenceEmbedder,
 ) -> tuple[np.ndarray, float]:
     rng = np.random.default_rng(seed)
     classes = np.unique(labels)
@@ -318,24 +344,26 @@ def _fit_calibration(
     asked = np.flatnonzero(held | unseen)
     if len(asked) < _MIN_CALIBRATION_ROWS or len(np.unique(labels[train])) < 2:
         return _DEFAULT_COEF, _DEFAULT_INTERCEPT
-    ranker = _Ranker([texts[i] for i in train.nonzero()[0]], labels[train], n_classes, c)
-    rows, right = _calibration_rows(ranker, texts, labels, asked, unseen)
+    ranker = _Ranker([texts[i] for i in np.flatnonzero(train)], embeddings[train], labels[train], n_classes, c, embedder)
+    rows, right, weight = _calibration_rows(ranker, texts, labels, asked, unseen)
     if right.all() or not right.any():
         return _DEFAULT_COEF, _DEFAULT_INTERCEPT
-    weight = np.where(unseen[asked], _OUT_WEIGHT, 1.0)
     model = LogisticRegression(C=1.0, max_iter=1000).fit(rows, right, sample_weight=weight)
     return model.coef_[0], float(model.intercept_[0])
 
 
 def _calibration_rows(
     ranker: _Ranker, texts: list[str], labels: np.ndarray, asked: np.ndarray, unseen: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Evidence for the top candidates of every held-out phrasing, whether each is right, and row weights."""
     rows = []
     right = []
+    weight = []
     for i in asked:
-        vector = ranker.vec.one(texts[i])
-        scores = ranker.scores(vector)
-        best = int(np.argmax(scores))
-        rows.append(ranker.evidence(texts[i], vector, scores, [best])[0])
-        right.append(best == labels[i] and not unseen[i])
-    return np.array(rows), np.array(right)
+        query = ranker.vec.one(texts[i])
+        scores = ranker.scores(query)
+        top = [k for k in np.argsort(-scores)[:_RIVALS].tolist() if np.isfinite(scores[k])]
+        rows.append(ranker.evidence(query, scores, top))
+        right += [k == labels[i] and not unseen[i] for k in top]
+        weight += [_OUT_WEIGHT if unseen[i] else 1.0] * len(top)
+    return np.concatenate(rows), np.array(right), np.array(weight)

@@ -1,0 +1,96 @@
+"""What a question looks like to the matcher: TF-IDF n-grams and a sentence embedding.
+
+* Character 2-5-grams within words (robust to typos and inflection) next to word
+  uni- and bigrams, TF-IDF with sublinear term frequency, each L2-normalised and
+  scaled by sqrt(1/2) so the pair has unit length.
+* The WordLlama sentence embedding (:mod:`kb.embedding`), unit length, scaled by
+  ``EMBED_WEIGHT``: the linear model sees it as 256 more (dense) columns.
+
+``Vectoriser.one`` builds a single query without scikit-learn's per-call
+overhead; it gives the same numbers as ``transform``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import repeat
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from kb.embedding import SentenceEmbedder, load_embedder
+
+__all__ = ["EMBED_WEIGHT", "WORD", "Query", "Vectoriser", "training_matrix"]
+
+WORD = re.compile(r"(?u)\b\w+\b")
+# Weight of the embedding block next to the unit-length TF-IDF block (validated
+# on BANKING77 and CLINC150 splits, docs/kb.md).
+EMBED_WEIGHT = 1.0
+_HALF = np.float32(math.sqrt(0.5))
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """One question: its text, sparse TF-IDF columns and weights, and its embedding."""
+
+    text: str
+    indices: np.ndarray
+    data: np.ndarray
+    embedding: np.ndarray
+
+
+class Vectoriser:
+    """Fit on the FAQ's phrasings; turns texts into (sparse TF-IDF, dense embedding)."""
+
+    def __init__(self, embedder: SentenceEmbedder | None = None) -> None:
+        self.embedder = embedder or load_embedder()
+        self.char = TfidfVectorizer(
+            analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, dtype=np.float32
+        )
+        self.word = TfidfVectorizer(
+            analyzer="word", ngram_range=(1, 2), sublinear_tf=True,
+            token_pattern=WORD.pattern, dtype=np.float32,
+        )
+
+    def fit_transform(self, texts: Sequence[str]) -> sp.csr_matrix:
+        """The TF-IDF block for the phrasings (embed them with ``self.embedder``)."""
+        parts = [self.char.fit_transform(texts), self.word.fit_transform(texts)]
+        self._char_analyse = self.char.build_analyzer()
+        self._word_analyse = self.word.build_analyzer()
+        self._offset = len(self.char.vocabulary_)
+        self.width = self._offset + len(self.word.vocabulary_)
+        self.word_idf = {w: float(self.word.idf_[i]) for w, i in self.word.vocabulary_.items() if " " not in w}
+        self.max_idf = float(self.word.idf_.max()) if len(self.word.idf_) else 1.0
+        return (sp.hstack(parts).tocsr() * _HALF).astype(np.float32)
+
+    def one(self, text: str) -> Query:
+        """The same vectors a training phrasing gets."""
+        cols: list[np.ndarray] = []
+        vals: list[np.ndarray] = []
+        for analyse, vec, offset in (
+            (self._char_analyse, self.char, 0),
+            (self._word_analyse, self.word, self._offset),
+        ):
+            idx, weights = _tfidf(analyse(text), vec.vocabulary_, vec.idf_)
+            cols.append(idx + offset)
+            vals.append(weights)
+        return Query(text, np.concatenate(cols), np.concatenate(vals) * _HALF, self.embedder.one(text))
+
+
+def training_matrix(tfidf: sp.csr_matrix, embeddings: np.ndarray) -> sp.csr_matrix:
+    """The linear model's input: TF-IDF columns, then the weighted embedding."""
+    return sp.hstack([tfidf, sp.csr_matrix(embeddings * np.float32(EMBED_WEIGHT))], format="csr", dtype=np.float32)
+
+
+def _tfidf(tokens: list[str], vocabulary: dict[str, int], idf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    ids = np.array(list(map(vocabulary.get, tokens, repeat(-1, len(tokens)))), np.int64)
+    ids = ids[ids >= 0]
+    if not len(ids):
+        return np.empty(0, np.int64), np.empty(0, np.float32)
+    idx, tf = np.unique(ids, return_counts=True)
+    weights = ((1.0 + np.log(tf)) * idf[idx]).astype(np.float32)
+    return idx, weights / np.sqrt(weights @ weights)
