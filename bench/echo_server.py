@@ -27,7 +27,14 @@ def main() -> None:
     app = web.Application()
     app.router.add_get("/ws", echo)
     app.router.add_get("/healthz", healthz)
-    web.run_app(app, host="127.0.0.1", port=args.port, print=None, access_log=None)
+    # The same event loop as `hub run` (uvloop where installed), for a fair comparison.
+    try:
+        import uvloop
+
+        loop = uvloop.new_event_loop()
+    except ImportError:
+        loop = None
+    web.run_app(app, host="127.0.0.1", port=args.port, print=None, access_log=None, loop=loop)
 
 
 if __name__ == "__main__":

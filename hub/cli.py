@@ -13,9 +13,10 @@ import argparse  # noqa: E402
 import asyncio  # noqa: E402
 import json  # noqa: E402
 import sys  # noqa: E402
-from collections.abc import Sequence  # noqa: E402
+from collections.abc import Coroutine, Sequence  # noqa: E402
 from contextlib import AsyncExitStack  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
 
 from hub.config import Config, load_config  # noqa: E402
 from hub.envelope import InboundMessage, new_id  # noqa: E402
@@ -46,10 +47,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = _load(args.config)
     setup_logging(config.log.level)
     try:
-        asyncio.run(run(config))
+        run_forever(run(config))
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def run_forever(main: Coroutine[Any, Any, None]) -> None:
+    """Run the service on uvloop where it is installed (Linux, macOS), else asyncio."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+        return
+    uvloop.run(main)
 
 
 def cmd_check(args: argparse.Namespace) -> int:

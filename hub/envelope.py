@@ -7,8 +7,9 @@ Nothing platform-specific crosses this boundary. Adapters convert an aiogram
 
 from __future__ import annotations
 
+import itertools
+import secrets
 import time
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -28,9 +29,14 @@ Sender = Literal["customer", "bot", "agent", "system"]
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
+_PREFIX = secrets.token_hex(8)
+_COUNTER = itertools.count(1)
+
+
 def new_id() -> str:
-    """A fresh, unguessable identifier (32 hex characters)."""
-    return uuid.uuid4().hex
+    """A fresh identifier, unique across processes: a random per-process prefix and
+    a counter (no system call per message, unlike uuid4). Not a secret."""
+    return f"{_PREFIX}{next(_COUNTER):012x}"
 
 
 def _freeze(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:

@@ -88,10 +88,10 @@ class Hub:
         """Accept a message unless it is a duplicate; processing happens in its lane."""
         ttl = self.config.store.dedupe_ttl_s
         if not await self.store.claim(message.dedupe_key, ttl):
-            self.metrics.duplicates.labels(message.channel).inc()
+            self.metrics.child(self.metrics.duplicates, message.channel).inc()
             logger.info("duplicate %s dropped", message.dedupe_key)
             return False
-        self.metrics.messages_in.labels(message.channel).inc()
+        self.metrics.child(self.metrics.messages_in, message.channel).inc()
         self._lanes.push(message.address, message)
         return True
 
@@ -108,10 +108,10 @@ class Hub:
             try:
                 await self.handle(message)
             except Exception:
-                self.metrics.errors.labels("hub").inc()
+                self.metrics.child(self.metrics.errors, "hub").inc()
                 logger.exception("message %s could not be handled", message.message_id)
                 await self._apologise(message)
-        self.metrics.latency.labels(message.channel).observe(time.perf_counter() - started)
+        self.metrics.child(self.metrics.latency, message.channel).observe(time.perf_counter() - started)
 
     # -- one message -----------------------------------------------------------------
     async def handle(self, message: InboundMessage) -> Decision:
@@ -165,7 +165,7 @@ class Hub:
         for middleware in reversed(self.middleware):
             handler = _bind(middleware, handler)
         decision = await handler(turn)
-        self.metrics.decisions.labels(decision.stage).inc()
+        self.metrics.child(self.metrics.decisions, decision.stage).inc()
         logger.info("decision %s: %s", decision.stage, decision.reason)
         return decision
 
@@ -215,7 +215,7 @@ class Hub:
         except DeliveryError as exc:
             await self._delivery_failed(conversation, message, exc, permanent=False)
             return False
-        self.metrics.messages_out.labels(message.channel, message.sender).inc()
+        self.metrics.child(self.metrics.messages_out, message.channel, message.sender).inc()
         return True
 
     async def _delivery_failed(
@@ -226,7 +226,7 @@ class Hub:
         *,
         permanent: bool,
     ) -> None:
-        self.metrics.errors.labels(f"send:{message.channel}").inc()
+        self.metrics.child(self.metrics.errors, f"send:{message.channel}").inc()
         kind = "permanently" if permanent else "for now"
         logger.warning("delivery to %s failed %s: %s", message.address, kind, exc)
         if conversation is not None and permanent:

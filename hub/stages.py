@@ -98,6 +98,16 @@ class Turn:
     trace: list[str] = field(default_factory=list)
     on_delta: DeltaSink | None = None
     dry_run: bool = False
+    _folded: str | None = None
+
+    @property
+    def folded(self) -> str:
+        """The message text folded for matching (case, accents, spaces), computed once."""
+        if self._folded is None:
+            from hub.text import fold
+
+            self._folded = fold(self.message.text)
+        return self._folded
 
     def note(self, text: str) -> None:
         """Record a step that did not decide but shaped the outcome."""

@@ -18,7 +18,7 @@ from functools import lru_cache
 from hub.config import RuleConfig
 from hub.envelope import Button
 from hub.stages import Decision, HandoffRequest, Turn
-from routing.text import fold, phrase_regex
+from hub.text import phrase_regex
 
 __all__ = ["CompiledRule", "RuleStage", "compile_rules"]
 
@@ -74,7 +74,7 @@ class RuleStage:
 
     async def __call__(self, turn: Turn) -> Decision | None:
         text = turn.message.text
-        folded = fold(text)
+        folded = turn.folded
         for rule in compile_rules(turn.config.rules):
             why = rule.match(text, folded, turn.message.channel)
             if why is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from hub.config import HandoffConfig
@@ -12,7 +13,7 @@ from hub.handoff.desk import HandoffDesk
 from hub.handoff.escalation import CANNOT_HELP, NO_AGENTS
 from hub.sentiment import SentimentScorer
 from hub.stages import Decision, HandoffRequest, Turn
-from routing.text import fold, phrase_regex
+from hub.text import fold, phrase_regex
 
 if TYPE_CHECKING:
     from hub.hub import Handler, Middleware
@@ -45,8 +46,8 @@ class HandoffGate:
 
     def _wants_person(self, turn: Turn) -> str | None:
         config = turn.config.handoff
-        folded = fold(turn.message.text)
-        if folded == fold(config.offer_button):
+        folded = turn.folded
+        if folded == _folded_button(config.offer_button):
             return "customer pressed the button for a person"
         phrases = phrase_regex(config.request_phrases)
         if phrases is not None and phrases.search(folded):
@@ -80,6 +81,11 @@ class HandoffStage:
         return Decision(
             stage=self.name, reason="no stage could answer; no agents", text=CANNOT_HELP, helped=False
         )
+
+
+@lru_cache(maxsize=8)
+def _folded_button(label: str) -> str:
+    return fold(label)
 
 
 def _asks_for_person(button: Button, config: HandoffConfig) -> bool:

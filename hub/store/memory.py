@@ -1,8 +1,9 @@
 """In-memory store: the default, for one process and for tests.
 
-Conversations and values are kept as JSON text, exactly as Redis keeps them,
-so both stores accept and return the same things (and callers can never
-mutate what is stored). Transcript entries are frozen, so they are kept as is.
+Values are kept as JSON text, exactly as Redis keeps them, so both stores
+accept and return the same things and callers can never mutate what is
+stored. Conversations and transcript entries are frozen dataclasses, kept as
+they are; only a conversation's free-form ``data`` is copied (through JSON).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import heapq
 import json
 import time
 from collections import deque
+from dataclasses import replace
 from typing import Any
 
 from hub.conversation import Conversation, TranscriptEntry
@@ -26,7 +28,7 @@ class MemoryStore:
         self._values: dict[str, Any] = {}
         self._expiry: dict[str, float] = {}
         self._heap: list[tuple[float, str]] = []
-        self._conversations: dict[str, str] = {}
+        self._conversations: dict[str, Conversation] = {}
         self._addresses: dict[str, str] = {}
         self._transcripts: dict[str, deque[TranscriptEntry]] = {}
         self._sets: dict[str, set[str]] = {}
@@ -63,15 +65,18 @@ class MemoryStore:
 
     # -- conversations -----------------------------------------------------------
     async def get_conversation(self, conversation_id: str) -> Conversation | None:
-        raw = self._conversations.get(conversation_id)
-        return Conversation.from_json(json.loads(raw)) if raw else None
+        stored = self._conversations.get(conversation_id)
+        if stored is None or not stored.data:
+            return stored
+        return replace(stored, data=json.loads(json.dumps(stored.data)))
 
     async def conversation_at(self, address: str) -> Conversation | None:
         conversation_id = self._addresses.get(address)
         return await self.get_conversation(conversation_id) if conversation_id else None
 
     async def save_conversation(self, conversation: Conversation) -> None:
-        self._conversations[conversation.id] = json.dumps(conversation.to_json())
+        data = json.loads(json.dumps(conversation.data))  # JSON only, and never shared
+        self._conversations[conversation.id] = replace(conversation, data=data)
         self._addresses[conversation.address] = conversation.id
 
     # -- transcripts -------------------------------------------------------------
