@@ -2,22 +2,23 @@
 
 How it works (docs/kb.md has the long version):
 
-1. **Features.** Every phrasing (question + examples) becomes a TF-IDF vector of
-   character n-grams (2-5, within words: robust to typos) next to word uni- and
-   bigrams, both L2-normalised, concatenated.
-2. **Ranking.** A linear SVM (one-vs-rest, liblinear) scores every entry.
-3. **Evidence for the top candidates.** For each of the best few entries: its
-   SVM score, its margin over the best other entry, the cosine similarity to
-   that entry's nearest phrasing, the best similarity to any phrasing, how much
-   of the query's (IDF-weighted) vocabulary the KB and that entry know, and a
-   rapidfuzz ``token_sort_ratio`` against the entry's phrasings.
+1. **Features** (:mod:`kb.features`). Every phrasing (question + examples)
+   becomes a TF-IDF vector of character n-grams (2-5, within words: robust to
+   typos) and word uni- and bigrams, next to a WordLlama sentence embedding
+   (:mod:`kb.embedding`: meaning, not spelling; bundled weights, offline).
+2. **Ranking.** A linear SVM (one-vs-rest, liblinear) on both scores every entry.
+3. **Evidence for the top candidates** (:meth:`_Ranker.evidence`), in views that
+   may agree or disagree: the SVM (score, margin, entropy), spelling (nearest
+   phrasing by TF-IDF, rapidfuzz ratio, known vocabulary), meaning (nearest
+   phrasing and centroid by embedding, votes of the nearest phrasings) and each
+   view's margin over the best rival candidate.
 4. **Calibration.** A logistic regression turns that evidence into P(right).
    It is fitted on the FAQ's own data only: a model trained on part of the
-   entries and phrasings answers the held-out phrasings (seen entries: right
-   or wrong) and the phrasings of held-out *entries* (never right: they stand
-   for questions the FAQ does not cover). Small FAQs use built-in coefficients.
+   entries and phrasings ranks the held-out phrasings (seen entries: right or
+   wrong) and the phrasings of held-out *entries* (never right: they stand for
+   questions the FAQ does not cover). Small FAQs use built-in coefficients.
 
-Everything trains in seconds; a query costs a few hundred microseconds.
+Everything trains in seconds; a query costs under a millisecond.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ logger = logging.getLogger(__name__)
 MAX_QUERY_CHARS = 1000
 
 # Calibration used when the FAQ is too small to fit its own (fitted on BANKING77
-# and CLINC150 training data, see docs/kb.md); order follows _evidence().
+# and CLINC150 training splits, see docs/kb.md); order follows _Ranker.evidence().
 _DEFAULT_COEF = np.array(
     [1.05, 1.87, 0.37, 0.39, -1.97, 2.34, 3.48, 2.43, -0.15, -1.2, 0.12, 1.28, -1.14, 0.6, -0.31, 0.43, 0.81]
 )
