@@ -137,12 +137,15 @@ class Hub:
         self, message: InboundMessage, conversation: Conversation, *, dry_run: bool = False
     ) -> Turn:
         limit = max(1, self.config.llm.history_turns * 2 + 1)
-        history = await self.store.transcript(conversation.id, limit=limit)
+
+        async def history() -> list[TranscriptEntry]:
+            return await self.store.transcript(conversation.id, limit=limit)
+
         return Turn(
             message=message,
             conversation=conversation,
             config=self.config,
-            history=history,
+            history_source=history,
             tags=set(conversation.tags),
             on_delta=None if dry_run else self._delta_sink(message),
             dry_run=dry_run,

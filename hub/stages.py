@@ -90,6 +90,7 @@ class Turn:
     conversation: Conversation
     config: Config
     history: Sequence[TranscriptEntry] = ()
+    history_source: Callable[[], Awaitable[Sequence[TranscriptEntry]]] | None = None
     tags: set[str] = field(default_factory=set)
     forced_tier: str | None = None
     candidates: list[Candidate] = field(default_factory=list)
@@ -108,6 +109,17 @@ class Turn:
 
             self._folded = fold(self.message.text)
         return self._folded
+
+    async def load_history(self) -> Sequence[TranscriptEntry]:
+        """The recent transcript, read from the store on first use only.
+
+        Rules and the FAQ never need it; reading it for every message would
+        cost a Redis round trip each time.
+        """
+        if self.history_source is not None:
+            self.history = await self.history_source()
+            self.history_source = None
+        return self.history
 
     def note(self, text: str) -> None:
         """Record a step that did not decide but shaped the outcome."""

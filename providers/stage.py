@@ -112,6 +112,7 @@ class LLMStage:
         topic = refused_topic(turn.message.text, config.refuse_topics)
         if topic is not None:
             return _refusal(topic)
+        await turn.load_history()
         if await self.ledger.conversation_over(config, turn.conversation.id):
             return _over_budget(config)
         daily = await self.ledger.daily_state(config)
