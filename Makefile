@@ -31,7 +31,8 @@ test: $(VENV)/.installed-dev browser
 	$(BIN)/pytest -q
 
 bench: $(VENV)/.installed-dev
-	$(BIN)/python -m bench.webchat_load
+	$(BIN)/python -m bench.webchat_load --clients 200 --messages 50
+	$(BIN)/python -m bench.cost
 
 check: $(VENV)/.installed
 	$(BIN)/hub check --config config.toml
