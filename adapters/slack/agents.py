@@ -24,6 +24,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.slack.blocks import escape
 from hub.conversation import TranscriptEntry
 from hub.envelope import InboundMessage
 from hub.errors import DeliveryError
@@ -52,11 +53,6 @@ T = TypeVar("T")
 
 
 # -- pure formatting -------------------------------------------------------------------
-
-
-def escape(text: str) -> str:
-    """Escape text for Slack mrkdwn (only &, < and > are special)."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 _LINK = re.compile(r"<([^<>|]+)(?:\|([^<>]+))?>")
