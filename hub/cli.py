@@ -87,6 +87,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
         print(f"button:  [{button['label']}] -> {button['value']}")
     if result["handoff"]:
         print(f"handoff: {result['handoff']['reason']} (queue {result['handoff']['queue'] or '-'})")
+        if not (config.channels.slack.enabled and config.handoff.agents_channel):
+            print("note:    no [handoff] agents_channel with Slack, so the customer would be "
+                  "told no one from the team is available")
     for step in result["trace"]:
         print(f"trace:   {step}")
     for key, value in result["details"].items():
