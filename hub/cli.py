@@ -12,6 +12,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
 import json  # noqa: E402
+import signal  # noqa: E402
 import sys  # noqa: E402
 from collections.abc import Coroutine, Sequence  # noqa: E402
 from contextlib import AsyncExitStack  # noqa: E402
@@ -42,8 +43,6 @@ def _config_arg(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from hub.service import run
-
     config = _load(args.config)
     setup_logging(config.log.level)
     try:
@@ -51,6 +50,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     return 0
+
+
+async def run(config: Config) -> None:
+    """Serve until SIGINT or SIGTERM."""
+    from hub.service import HubService
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with HubService(config) as service:
+        print(f"Switchboard is running: open {service.url}/ (Ctrl-C to stop)", flush=True)
+        await stop.wait()
 
 
 def run_forever(main: Coroutine[Any, Any, None]) -> None:

@@ -6,9 +6,7 @@ Tests enter it with ``port = 0`` and a config built in memory.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import signal
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from typing import Any
 
@@ -33,7 +31,7 @@ from kb import KnowledgeStage
 from providers import LLMStage
 from routing.rules import RuleStage
 
-__all__ = ["HUB_KEY", "HubService", "build_adapters", "build_app", "build_stages", "run"]
+__all__ = ["HUB_KEY", "HubService", "build_adapters", "build_app", "build_stages", "enter_stages"]
 
 logger = logging.getLogger(__name__)
 
@@ -199,15 +197,3 @@ class HubService:
         await self.hub.apply_config(config)
         logger.info("config reloaded from %s", config.source)
         return True
-
-
-async def run(config: Config) -> None:
-    """Run until SIGINT or SIGTERM."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    async with HubService(config) as service:
-        print(f"Switchboard is running: open {service.url}/ (Ctrl-C to stop)", flush=True)
-        await stop.wait()
-        logger.info("shutting down")
