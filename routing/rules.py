@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 
 from hub.config import RuleConfig
 from hub.envelope import Button
@@ -53,9 +52,8 @@ class CompiledRule:
         return " and ".join(found)
 
 
-@lru_cache(maxsize=8)
 def compile_rules(rules: tuple[RuleConfig, ...]) -> tuple[CompiledRule, ...]:
-    """Compile once per config (cached on the frozen rules tuple)."""
+    """Compile the rules, highest priority first, then file order."""
     ordered = sorted(enumerate(rules), key=lambda pair: (-pair[1].priority, pair[0]))
     return tuple(
         CompiledRule(
@@ -72,10 +70,20 @@ class RuleStage:
 
     name = "rules"
 
+    def __init__(self) -> None:
+        self._source: tuple[RuleConfig, ...] | None = None
+        self._compiled: tuple[CompiledRule, ...] = ()
+
+    def _rules(self, rules: tuple[RuleConfig, ...]) -> tuple[CompiledRule, ...]:
+        """Compiled once per config: an identity check, not a hash of every rule."""
+        if rules is not self._source:
+            self._compiled, self._source = compile_rules(rules), rules
+        return self._compiled
+
     async def __call__(self, turn: Turn) -> Decision | None:
         text = turn.message.text
         folded = turn.folded
-        for rule in compile_rules(turn.config.rules):
+        for rule in self._rules(turn.config.rules):
             why = rule.match(text, folded, turn.message.channel)
             if why is None:
                 continue
