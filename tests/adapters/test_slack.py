@@ -27,6 +27,7 @@ from hub.errors import ConfigError, StoreUnavailable
 from hub.service import HubService
 from hub.stages import Decision, Turn
 from hub.store import MemoryStore
+from tests.channel_faq import PAYMENT_ANSWER, write_channel_faq
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_events import (
     SIGNING_SECRET,
@@ -549,30 +550,10 @@ def test_to_platform_threads_and_falls_back_to_text() -> None:
 
 # -- the knowledge base ---------------------------------------------------------------------
 
-FAQ = '''
-[[entries]]
-id = "shipping-times"
-question = "How long does shipping take?"
-answer = { text = "Two to four working days.", buttons = [{ label = "Track my order", value = "where is my order" }] }
-examples = ["when will my order arrive", "delivery time", "how many days for delivery"]
-
-[[entries]]
-id = "payment-methods"
-question = "Which payment methods do you accept?"
-answer = "Cards, PayPal & Klarna."
-examples = ["can I pay with paypal", "do you take credit cards", "payment options"]
-
-[[entries]]
-id = "password-reset"
-question = "How do I reset my password?"
-answer = "Use Forgot password on the sign-in page."
-examples = ["I forgot my password", "can't log in", "locked out of my account"]
-'''
 
 
 async def test_dm_answered_from_the_faq(slack: FakeSlack, tmp_path: Any) -> None:
-    faq = tmp_path / "faq.toml"
-    faq.write_text(FAQ, encoding="utf-8")
+    faq = write_channel_faq(tmp_path)
     config = make_config(
         channels={
             "webchat": {"enabled": False},
@@ -589,4 +570,4 @@ async def test_dm_answered_from_the_faq(slack: FakeSlack, tmp_path: Any) -> None
     assert [(b["text"]["text"], b["value"]) for b in buttons] == [
         ("Track my order", "where is my order")
     ]
-    assert second["text"] == "Cards, PayPal &amp; Klarna."
+    assert second["text"] == PAYMENT_ANSWER.replace("&", "&amp;")

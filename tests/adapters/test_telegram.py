@@ -29,6 +29,7 @@ from hub.envelope import Button, InboundMessage, OutboundMessage
 from hub.errors import ConfigError, StoreUnavailable
 from hub.service import HubService
 from hub.store import MemoryStore
+from tests.channel_faq import PAYMENT_ANSWER, write_channel_faq
 from tests.fakes.telegram_api import BOT, TOKEN, FakeTelegram, button_press, message
 from tests.harness import free_port, make_config, running_hub
 
@@ -94,30 +95,10 @@ async def test_rule_with_buttons_then_button_press(fake: FakeTelegram) -> None:
         assert fake.called("answerCallbackQuery")[0].params["callback_query_id"] == "q-1"
 
 
-FAQ = """
-[[entries]]
-id = "shipping-times"
-question = "How long does shipping take?"
-answer = { text = "Two to four working days.", buttons = [{ label = "Track my order", value = "where is my order" }] }
-examples = ["when will my order arrive", "delivery time", "how many days for delivery"]
-
-[[entries]]
-id = "payment-methods"
-question = "Which payment methods do you accept?"
-answer = "Cards, PayPal & Klarna_Pay [*no fees*]."
-examples = ["can I pay with paypal", "do you take credit cards", "payment options"]
-
-[[entries]]
-id = "password-reset"
-question = "How do I reset my password?"
-answer = "Use Forgot password on the sign-in page."
-examples = ["I forgot my password", "can't log in", "locked out of my account"]
-"""
 
 
 async def test_faq_answers_with_markdown_characters_intact(fake: FakeTelegram, tmp_path: Any) -> None:
-    faq = tmp_path / "faq.toml"
-    faq.write_text(FAQ, encoding="utf-8")
+    faq = write_channel_faq(tmp_path)
     config = telegram_config(fake).model_copy(
         update={"kb": KBConfig(enabled=True, path=str(faq))}
     )
@@ -128,7 +109,7 @@ async def test_faq_answers_with_markdown_characters_intact(fake: FakeTelegram, t
         first, second = await fake.wait_sent(2)
     assert first.params["text"].startswith("Two to four working days.")
     assert keyboard(first) == [[{"text": "Track my order", "callback_data": "where is my order"}]]
-    assert second.params["text"].startswith("Cards, PayPal & Klarna_Pay [*no fees*].")
+    assert second.params["text"].startswith(PAYMENT_ANSWER)
 
 
 async def test_long_button_value_travels_through_a_short_key(fake: FakeTelegram) -> None:
