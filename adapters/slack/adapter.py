@@ -205,7 +205,13 @@ class SlackAdapter:
     # -- inbound -------------------------------------------------------------------
     async def _events(self, request: web.Request) -> web.Response:
         """Events API and interactivity endpoint: bolt verifies, routes and acks."""
-        response = await self.app.async_dispatch(await to_bolt_request(request))
+        try:
+            bolt_request = await to_bolt_request(request)
+        except (ValueError, AttributeError, TypeError):
+            # bolt parses the body (and reads it as an object) before checking anything
+            logger.warning("slack: refused a request whose body is not a JSON object or a form")
+            return web.Response(status=400, text="malformed body")
+        response = await self.app.async_dispatch(bolt_request)
         return await to_aiohttp_response(response)
 
     def _listen(self) -> None:

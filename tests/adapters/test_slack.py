@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import pytest
 
 from adapters.slack import (
@@ -36,6 +37,7 @@ from tests.fakes.slack_events import (
     event_callback,
     message_event,
     post_event,
+    signed_headers,
     url_verification,
 )
 from tests.harness import make_config, running_hub
@@ -571,3 +573,16 @@ async def test_dm_answered_from_the_faq(slack: FakeSlack, tmp_path: Any) -> None
         ("Track my order", "where is my order")
     ]
     assert second["text"] == PAYMENT_ANSWER.replace("&", "&amp;")
+
+
+async def test_signed_but_malformed_body_is_refused_and_the_hub_keeps_serving(
+    hub: HubService, slack: FakeSlack
+) -> None:
+    async with aiohttp.ClientSession() as http:
+        for body in (b"{not json", b"[1, 2]", b'{"type": "event_callback"}'):
+            headers = {**signed_headers(body, SIGNING_SECRET), "Content-Type": "application/json"}
+            async with http.post(events_url(hub), data=body, headers=headers) as response:
+                assert 400 <= response.status < 500, (body, response.status)
+    status, _ = await say(hub, message_event("hello", channel="D_CUSTOMER"))
+    assert status == 200
+    assert delivered(slack, "D_CUSTOMER")

@@ -452,3 +452,19 @@ def test_pacer_spaces_each_chat_and_the_whole_bot() -> None:
     assert [pacer.delay(c) for c in ("a", "b", "c", "a")] == [0.0, 0.25, 0.5, 1.0]
     pacer.back_off("b", 3.0)
     assert pacer.delay("c") == 3.0
+
+
+async def test_webhook_with_a_malformed_body_gets_400_and_the_hub_keeps_serving(
+    fake: FakeTelegram,
+) -> None:
+    config = webhook_config(fake)
+    async with running_hub(config), aiohttp.ClientSession() as http:
+        url = fake.webhook["url"]
+        headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "application/json"}
+        for body in (b"{not json", b"[1, 2]", b'{"update_id": "x"}'):
+            async with http.post(url, data=body, headers=headers) as response:
+                assert response.status == 400, body
+        update = fake.new_update(message(32, "thanks"))
+        assert await fake.post_webhook(update) == 200
+        await fake.wait_sent(1)
+        assert fake.texts(32) == ["You're welcome!"]
