@@ -38,7 +38,7 @@ logger = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
 CHANNEL = "webchat"
-MAX_FRAME_BYTES = 64 * 1024
+MAX_FRAME_BYTES = 1024 * 1024  # larger frames close the socket (1009); up to it, error frames
 
 
 class FrameError(Exception):

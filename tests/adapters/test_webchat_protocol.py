@@ -71,6 +71,7 @@ async def test_bad_frames_get_error_frames_and_the_socket_lives_on() -> None:
         (json.dumps({"type": "message", "id": "x"}), "missing_text"),
         (json.dumps({"type": "message", "id": "x", "text": "   "}), "empty_text"),
         (json.dumps({"type": "message", "id": "x", "text": "a" * 51}), "text_too_long"),
+        (json.dumps({"type": "message", "id": "x", "text": "a" * 200_000}), "text_too_long"),
         (b"\x00\x01binary", "binary_frame"),
     ]
     async with running_hub(config()) as hub, WebchatClient.connect(hub.url) as chat:
