@@ -26,8 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -55,6 +54,7 @@ from hub.adapter import Ingress
 from hub.config import Config, SlackConfig, secret
 from hub.envelope import InboundMessage, OutboundMessage
 from hub.errors import ConfigError, ConfigProblem, StoreUnavailable
+from hub.locks import KeyedLocks
 from hub.store import Store
 
 __all__ = ["ActionHandler", "AgentEventHandler", "SlackAdapter"]
@@ -112,7 +112,7 @@ class SlackAdapter:
         self._agent_handlers: list[AgentEventHandler] = []
         self._action_handlers: list[tuple[str, ActionHandler]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks = KeyedLocks()
         self._socket: AsyncSocketModeHandler | None = None
         self._listen()
 
@@ -185,22 +185,12 @@ class SlackAdapter:
     # -- outbound ------------------------------------------------------------------
     async def send(self, message: OutboundMessage) -> None:
         """Post ``message`` (split if long) in order with the conversation's others."""
-        async with self._ordered(message.conversation_id):
+        async with self._locks.hold(message.conversation_id):
             for call in to_platform(message):
                 await post(self.client, call)
 
     async def typing(self, message: InboundMessage, on: bool) -> None:
         """Slack has no typing indicator for bots in conversations."""
-
-    @asynccontextmanager
-    async def _ordered(self, conversation_id: str) -> AsyncIterator[None]:
-        lock = self._locks.setdefault(conversation_id, asyncio.Lock())
-        try:
-            async with lock:
-                yield
-        finally:
-            if not lock.locked() and self._locks.get(conversation_id) is lock:
-                del self._locks[conversation_id]
 
     # -- inbound -------------------------------------------------------------------
     async def _events(self, request: web.Request) -> web.Response:

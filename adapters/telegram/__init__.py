@@ -3,13 +3,12 @@
 from adapters.telegram.adapter import SECRET_HEADER, TelegramAdapter, build_bot
 from adapters.telegram.convert import BotIdentity, split_text, to_envelope, to_platform
 from adapters.telegram.polling import OFFSET_KEY
-from adapters.telegram.ratelimit import ChatLocks, SendPacer
+from adapters.telegram.ratelimit import SendPacer
 
 __all__ = [
     "OFFSET_KEY",
     "SECRET_HEADER",
     "BotIdentity",
-    "ChatLocks",
     "SendPacer",
     "TelegramAdapter",
     "build_bot",

@@ -52,7 +52,7 @@ from adapters.telegram.convert import (
     to_platform,
 )
 from adapters.telegram.polling import Backoff, Poller
-from adapters.telegram.ratelimit import ChatLocks, SendPacer
+from adapters.telegram.ratelimit import SendPacer
 from hub.adapter import Ingress
 from hub.config import TelegramConfig, secret
 from hub.envelope import Button, InboundMessage, OutboundMessage
@@ -63,6 +63,7 @@ from hub.errors import (
     PermanentDeliveryError,
     StoreError,
 )
+from hub.locks import KeyedLocks
 from hub.store import Store
 
 __all__ = ["SECRET_HEADER", "TelegramAdapter", "build_bot"]
@@ -110,7 +111,7 @@ class TelegramAdapter:
         self.me = BotIdentity(id=bot.id, username="")
         self.ready = asyncio.Event()  # set once connected to Telegram
         self._pacer = SendPacer(config.per_chat_per_s, config.global_per_s)
-        self._locks = ChatLocks()
+        self._locks = KeyedLocks()  # a retried reply is never overtaken in its chat
         self._tasks: set[asyncio.Task[Any]] = set()
         self._poller = Poller(
             bot,

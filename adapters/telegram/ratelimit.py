@@ -7,19 +7,15 @@ synchronously, so callers that take slots in order are sent in order.
 the spacing holds at Telegram's end even when a request was slow), and
 ``back_off(chat, seconds)`` honours a 429's ``retry_after``: Telegram does not
 say which limit was hit, so the whole bot pauses.
-
-:class:`ChatLocks` serialises sends per chat, so a reply being retried after a
-429 cannot be overtaken by a later message to the same chat.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 
-__all__ = ["ChatLocks", "SendPacer"]
+__all__ = ["SendPacer"]
 
 Clock = Callable[[], float]
 PRUNE_AT = 10_000
@@ -63,27 +59,3 @@ class SendPacer:
     def _prune(self, now: float) -> None:
         if len(self._chat_next) > PRUNE_AT:
             self._chat_next = {c: t for c, t in self._chat_next.items() if t > now}
-
-
-class ChatLocks:
-    """One lock per chat, forgotten when nobody holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
-
-    @asynccontextmanager
-    async def hold(self, chat: str) -> AsyncIterator[None]:
-        lock, users = self._locks.get(chat, (asyncio.Lock(), 0))
-        self._locks[chat] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[chat]
-            if users == 1:
-                del self._locks[chat]
-            else:
-                self._locks[chat] = (lock, users - 1)
-
-    def __len__(self) -> int:
-        return len(self._locks)

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from typing import TYPE_CHECKING, Any
 
 from hub.config import HandoffConfig
@@ -23,6 +23,7 @@ from hub.handoff.escalation import (
     queue_text,
     thread_key,
 )
+from hub.locks import KeyedLocks
 from hub.stages import Decision, HandoffRequest, Turn
 from hub.store import Store
 
@@ -46,7 +47,7 @@ class HandoffDesk:
         self.store = store
         self.hub: Hub | None = None
         self.board: AgentBoard | None = None
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks = KeyedLocks()
 
     def connect(self, hub: Hub, board: AgentBoard | None) -> None:
         self.hub, self.board = hub, board
@@ -60,8 +61,8 @@ class HandoffDesk:
     def available(self) -> bool:
         return self.board is not None and self.hub is not None and bool(self.config.agents_channel)
 
-    def _lock(self, conversation_id: str) -> asyncio.Lock:
-        return self._locks.setdefault(conversation_id, asyncio.Lock())
+    def _lock(self, conversation_id: str) -> AbstractAsyncContextManager[None]:
+        return self._locks.hold(conversation_id)
 
     # -- records -----------------------------------------------------------------
     async def escalation(self, conversation_id: str) -> Escalation | None:
