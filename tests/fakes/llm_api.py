@@ -190,18 +190,25 @@ class FakeLLM:
             return web.json_response({"error": error}, status=behaviour.status)
         return None
 
-    def _usage(self, behaviour: Reply, recorded: Recorded, text: str) -> tuple[int, int]:
-        tokens_in = behaviour.tokens_in or _tokens(recorded.prompt)
-        return tokens_in, behaviour.tokens_out or _tokens(text)
-
-    async def _openai(self, request: web.Request) -> web.StreamResponse:
-        recorded, behaviour = await self._record(request, "openai")
+    async def _answer(
+        self, request: web.Request, api: str
+    ) -> tuple[Recorded, str, int, int] | web.StreamResponse:
+        """Record the call, then either misbehave (a response) or say what to answer:
+        (the recorded request, the text, prompt tokens, completion tokens)."""
+        recorded, behaviour = await self._record(request, api)
         failed = await self._misbehave(behaviour)
         if failed is not None:
             return failed
         assert isinstance(behaviour, Reply)
         text = behaviour.text(recorded.body) if callable(behaviour.text) else behaviour.text
-        tokens_in, tokens_out = self._usage(behaviour, recorded, text)
+        tokens_in = behaviour.tokens_in or _tokens(recorded.prompt)
+        return recorded, text, tokens_in, behaviour.tokens_out or _tokens(text)
+
+    async def _openai(self, request: web.Request) -> web.StreamResponse:
+        answer = await self._answer(request, "openai")
+        if isinstance(answer, web.StreamResponse):
+            return answer
+        recorded, text, tokens_in, tokens_out = answer
         usage = {
             "prompt_tokens": tokens_in,
             "completion_tokens": tokens_out,
@@ -252,13 +259,10 @@ class FakeLLM:
         return response
 
     async def _anthropic(self, request: web.Request) -> web.StreamResponse:
-        recorded, behaviour = await self._record(request, "anthropic")
-        failed = await self._misbehave(behaviour)
-        if failed is not None:
-            return failed
-        assert isinstance(behaviour, Reply)
-        text = behaviour.text(recorded.body) if callable(behaviour.text) else behaviour.text
-        tokens_in, tokens_out = self._usage(behaviour, recorded, text)
+        answer = await self._answer(request, "anthropic")
+        if isinstance(answer, web.StreamResponse):
+            return answer
+        recorded, text, tokens_in, tokens_out = answer
         if recorded.stream:
             return await self._anthropic_stream(request, recorded.model, text, tokens_in, tokens_out)
         return web.json_response(
