@@ -3,8 +3,9 @@
 * Character 2-5-grams within words (robust to typos and inflection) next to word
   uni- and bigrams, TF-IDF with sublinear term frequency, each L2-normalised and
   scaled by sqrt(1/2) so the pair has unit length.
-* The WordLlama sentence embedding (:mod:`kb.embedding`), unit length, scaled by
-  ``EMBED_WEIGHT``: the linear model sees it as 256 more (dense) columns.
+* The sentence embedding (:mod:`kb.embedding`: WordLlama and a table distilled
+  from MiniLM, side by side), unit length, scaled by ``EMBED_WEIGHT``: the
+  linear model sees it as 384 more (dense) columns.
 
 ``Vectoriser.one`` builds a single query without scikit-learn's per-call
 overhead; it gives the same numbers as ``transform``.
@@ -22,7 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from kb.embedding import SentenceEmbedder, load_embedder
+from kb.embedding import JointEmbedder, load_embedder
 
 __all__ = ["EMBED_WEIGHT", "WORD", "Query", "Vectoriser", "training_matrix"]
 
@@ -46,7 +47,7 @@ class Query:
 class Vectoriser:
     """Fit on the FAQ's phrasings; turns texts into (sparse TF-IDF, dense embedding)."""
 
-    def __init__(self, embedder: SentenceEmbedder | None = None) -> None:
+    def __init__(self, embedder: JointEmbedder | None = None) -> None:
         self.embedder = embedder or load_embedder()
         self.char = TfidfVectorizer(
             analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, dtype=np.float32

@@ -4,7 +4,8 @@ How it works (docs/kb.md has the long version):
 
 1. **Features** (:mod:`kb.features`). Every phrasing (question + examples)
    becomes a TF-IDF vector of character n-grams (2-5, within words: robust to
-   typos) and word uni- and bigrams, next to a WordLlama sentence embedding
+   typos) and word uni- and bigrams, next to a sentence embedding from two
+   static token tables, WordLlama and one distilled from MiniLM
    (:mod:`kb.embedding`: meaning, not spelling; bundled weights, offline).
 2. **Ranking.** A linear SVM (one-vs-rest, liblinear) on both scores every entry.
 3. **Evidence for the top candidates** (:meth:`_Ranker.evidence`), in views that
@@ -36,7 +37,7 @@ from rapidfuzz import fuzz, utils
 from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
 
-from kb.embedding import SentenceEmbedder, load_embedder
+from kb.embedding import JointEmbedder, load_embedder
 from kb.faq import Faq, FaqEntry
 from kb.features import EMBED_WEIGHT, WORD, Query, Vectoriser, training_matrix
 
@@ -49,9 +50,9 @@ MAX_QUERY_CHARS = 1000
 # Calibration used when the FAQ is too small to fit its own (fitted on BANKING77
 # and CLINC150 training splits, see docs/kb.md); order follows _Ranker.evidence().
 _DEFAULT_COEF = np.array(
-    [1.05, 1.87, 0.37, 0.39, -1.97, 2.34, 3.48, 2.43, -0.15, -1.2, 0.12, 1.28, -1.14, 0.6, -0.31, 0.43, 0.81]
+    [1.19, 1.61, 0.27, 0.58, -1.87, 2.09, 2.03, 1.84, 1.24, -0.27, -0.04, 2.04, -0.66, 0.0, 0.25, 0.39, 0.22]
 )
-_DEFAULT_INTERCEPT = -8.04
+_DEFAULT_INTERCEPT = -6.48
 _MIN_CALIBRATION_ROWS = 300
 _N_EVIDENCE = len(_DEFAULT_COEF)
 
@@ -94,7 +95,7 @@ class _Ranker:
 
     def __init__(
         self, texts: Sequence[str], embeddings: np.ndarray, labels: np.ndarray, n_classes: int, c: float,
-        embedder: SentenceEmbedder,
+        embedder: JointEmbedder,
     ) -> None:
         order = np.argsort(labels, kind="stable")
         texts = [texts[i] for i in order]
@@ -334,7 +335,7 @@ _OUT_WEIGHT = 0.35
 
 def _fit_calibration(
     texts: list[str], embeddings: np.ndarray, labels: np.ndarray, n_classes: int, c: float, seed: int,
-    embedder: SentenceEmbedder,
+    embedder: JointEmbedder,
 ) -> tuple[np.ndarray, float]:
     rng = np.random.default_rng(seed)
     classes = np.unique(labels)

@@ -1,4 +1,4 @@
-"""The sentence embedder: bundled WordLlama weights, offline, meaning over spelling."""
+"""The sentence embedder: bundled WordLlama and distilled MiniLM tables, offline, meaning over spelling."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from kb.embedding import DIM, SentenceEmbedder, load_embedder
+from kb.embedding import DIM, JointEmbedder, load_embedder
 
 
 @pytest.fixture
@@ -26,8 +26,8 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_loads_the_bundled_weights_without_network(no_network: None) -> None:
     load_embedder.cache_clear()
     embedder = load_embedder()
-    assert isinstance(embedder, SentenceEmbedder)
-    assert embedder.table.shape[1] == DIM
+    assert isinstance(embedder, JointEmbedder)
+    assert embedder.dim == DIM == sum(part.table.shape[1] for part in embedder.parts)
     # wordllama's own loader (it downloads missing files and configures logging) never runs
     assert "wordllama" not in sys.modules
 
@@ -39,6 +39,11 @@ def test_paraphrases_are_closer_than_unrelated_questions() -> None:
     )
     assert card @ lost > card @ weather + 0.1
     assert np.linalg.norm(card) == pytest.approx(1.0, abs=1e-5)
+    for part in embedder.parts:  # each table on its own knows the difference too
+        card, lost, weather = part.embed(
+            ["my card has not arrived yet", "I still haven't received my new card", "will it rain tomorrow"]
+        )
+        assert card @ lost > card @ weather + 0.1
 
 
 def test_single_query_matches_batch_and_empty_text_is_zero() -> None:
@@ -47,3 +52,9 @@ def test_single_query_matches_batch_and_empty_text_is_zero() -> None:
     batch = embedder.embed(texts)
     assert np.allclose(embedder.one(texts[0]), batch[0], atol=1e-6)
     assert not embedder.one("").any() and not batch[1].any()
+
+
+def test_whitespace_runs_do_not_change_the_vector() -> None:
+    embedder = load_embedder()
+    assert np.allclose(embedder.one("  my card\tarrived   broken "), embedder.one("my card arrived broken"))
+    assert not embedder.one(" \n\t ").any()
