@@ -161,7 +161,7 @@ class RuleConfig(Section):
 class KBConfig(Section):
     enabled: bool = True
     path: str = "kb/faq.toml"
-    threshold: Annotated[float, Field(ge=0.0, le=1.0)] = 0.36
+    threshold: Annotated[float, Field(ge=0.0, le=1.0)] = 0.37
     candidates: Annotated[int, Field(ge=1, le=10)] = 3
 
 
