@@ -9,6 +9,7 @@ fault.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 from contextlib import AsyncExitStack
@@ -77,6 +78,10 @@ class KnowledgeBase:
                 logger.error("FAQ not reloaded, keeping the last good one: %s", problem)
             return False
         logger.info("FAQ reloaded from %s: %d entries", self.path, len(self.faq))
+        if gc.get_freeze_count():
+            # `hub run` froze everything loaded at startup out of the collector's
+            # full passes; the new matcher (~100k objects) gets the same treatment.
+            gc.freeze()
         return True
 
     async def __aenter__(self) -> KnowledgeBase:

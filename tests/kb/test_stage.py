@@ -1,4 +1,5 @@
 import asyncio
+import gc
 import logging
 from pathlib import Path
 
@@ -63,6 +64,23 @@ async def test_reload_keeps_last_good_kb_and_names_the_fault(
     faq_path.write_text('[[entries]]\nid = "x"\nquestion = "q"\nanswer = "fine"\n', encoding="utf-8")  # noqa: ASYNC240
     assert await knowledge.reload() is True
     assert [e.id for e in knowledge.faq] == ["x"]
+
+
+async def test_a_reload_freezes_the_new_matcher_when_the_process_froze_its_heap(
+    faq_path: Path, knowledge: KnowledgeBase
+) -> None:
+    faq_path.write_text('[[entries]]\nid = "x"\nquestion = "q"\nanswer = "fine"\n', encoding="utf-8")  # noqa: ASYNC240
+    gc.unfreeze()
+    assert await knowledge.reload() is True
+    assert gc.get_freeze_count() == 0  # nothing froze the heap: a reload does not either
+    gc.freeze()  # what `hub run` does after startup
+    try:
+        frozen = gc.get_freeze_count()
+        faq_path.write_text('[[entries]]\nid = "y"\nquestion = "q"\nanswer = "fine"\n', encoding="utf-8")  # noqa: ASYNC240
+        assert await knowledge.reload() is True
+        assert gc.get_freeze_count() > frozen
+    finally:
+        gc.unfreeze()
 
 
 async def test_watcher_retrains_once_per_edit_not_per_message(faq_path: Path) -> None:
