@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import repeat
 
 import numpy as np
 import scipy.sparse as sp
@@ -88,10 +88,12 @@ def training_matrix(tfidf: sp.csr_matrix, embeddings: np.ndarray) -> sp.csr_matr
 
 
 def _tfidf(tokens: list[str], vocabulary: dict[str, int], idf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    ids = np.array(list(map(vocabulary.get, tokens, repeat(-1, len(tokens)))), np.int64)
-    ids = ids[ids >= 0]
-    if not len(ids):
+    """Column ids (unordered) and unit-length sublinear TF-IDF weights of known ``tokens``."""
+    counts = Counter(map(vocabulary.get, tokens))
+    counts.pop(None, None)  # n-grams the FAQ never used
+    if not counts:
         return np.empty(0, np.int64), np.empty(0, np.float32)
-    idx, tf = np.unique(ids, return_counts=True)
-    weights = ((1.0 + np.log(tf)) * idf[idx]).astype(np.float32)
+    n = len(counts)
+    idx = np.fromiter(counts.keys(), np.int64, n)
+    weights = (np.log(np.fromiter(counts.values(), np.float32, n)) + np.float32(1.0)) * idf[idx]
     return idx, weights / np.sqrt(weights @ weights)

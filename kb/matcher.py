@@ -172,7 +172,10 @@ class _Ranker:
         choices = self.fuzz_choices[k]
         if not query or not choices:
             return 0.0
-        nearest = np.argsort(-sims)[:_FUZZ_NEIGHBOURS]
+        if len(sims) > _FUZZ_NEIGHBOURS:
+            nearest = np.argpartition(-sims, _FUZZ_NEIGHBOURS - 1)[:_FUZZ_NEIGHBOURS]
+        else:
+            nearest = range(len(sims))
         return max(fuzz.token_sort_ratio(query, choices[i], processor=None) for i in nearest) / 100.0
 
 
