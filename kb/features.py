@@ -5,7 +5,7 @@
   scaled by sqrt(1/2) so the pair has unit length.
 * The sentence embedding (:mod:`kb.embedding`: WordLlama and a table distilled
   from MiniLM, side by side), unit length, scaled by ``EMBED_WEIGHT``: the
-  linear model sees it as 384 more (dense) columns.
+  linear model sees its main axes as more (dense) columns (:mod:`kb.matcher`).
 
 ``Vectoriser.one`` builds a single query without scikit-learn's per-call
 overhead; it gives the same numbers as ``transform``.
