@@ -1,0 +1,74 @@
+"""What the bot says from an article: an extractive answer, or numbered grounding for an LLM.
+
+Without an LLM the answer is the best passage trimmed to the sentences that
+share the question's terms (in their order in the article), then
+"Read more: <title> <link>". For an LLM tier the best passages become
+numbered references (``[1]``, ``[2]``, ...) that the model must cite.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from hub.stages import Candidate
+from kb.documents.chunks import Chunk
+from kb.documents.index import analyse
+from kb.documents.retrieval import DocumentHit
+
+__all__ = ["MAX_ANSWER_CHARS", "Source", "extractive_answer", "grounding", "read_more"]
+
+MAX_ANSWER_CHARS = 600
+_MAX_SENTENCES = 3
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """An article cited by an answer: what a channel renders as a link."""
+
+    number: int
+    title: str
+    link: str
+    doc_id: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {"n": self.number, "title": self.title, "url": self.link, "doc_id": self.doc_id}
+
+
+def extractive_answer(question: str, hit: DocumentHit) -> str:
+    """The sentences of the best passage that match ``question``, trimmed, with "Read more"."""
+    passage = hit.passages[0]
+    wanted = set(analyse(question))
+    sentences = [s.strip() for s in _SENTENCE.split(passage.text) if s.strip()]
+    scored = [(len(wanted & set(analyse(s))), i) for i, s in enumerate(sentences)]
+    best = sorted((i for n, i in scored if n > 0), key=lambda i: (-scored[i][0], i))[:_MAX_SENTENCES]
+    chosen = [sentences[i] for i in sorted(best)] or sentences[:2]
+    text = _trim(" ".join(chosen))
+    return f"{text}\n\n{read_more(passage)}"
+
+
+def read_more(passage: Chunk) -> str:
+    link = passage.link
+    return f"Read more: {passage.title} {link}".rstrip()
+
+
+def grounding(hits: Sequence[DocumentHit], limit: int) -> tuple[list[Candidate], list[Source]]:
+    """Numbered references for the LLM (ids "1", "2", ...) and the sources they stand for."""
+    candidates: list[Candidate] = []
+    sources: list[Source] = []
+    for hit in hits[:limit]:
+        passage = hit.passages[0]
+        number = len(candidates) + 1
+        candidates.append(Candidate(str(number), passage.heading, _trim(passage.text, 1200), hit.confidence))
+        sources.append(Source(number, hit.title, passage.link, hit.doc_id))
+    return candidates, sources
+
+
+def _trim(text: str, limit: int = MAX_ANSWER_CHARS) -> str:
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", 0, limit - 1)
+    return text[: cut if cut > 0 else limit - 1] + "…"
