@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from flows.config import ActionConfig, FlowsConfig
 from hub.errors import ConfigError, ConfigProblem
 
 __all__ = [
@@ -119,7 +120,7 @@ class ChannelsConfig(Section):
     slack: SlackConfig = SlackConfig()
 
 
-RuleAction = Literal["reply", "handoff", "tag", "route"]
+RuleAction = Literal["reply", "handoff", "tag", "route", "flow"]
 
 
 class RuleConfig(Section):
@@ -134,6 +135,7 @@ class RuleConfig(Section):
     queue: str = ""
     tags: tuple[str, ...] = ()
     tier: str = ""
+    flow: str = ""
 
     @field_validator("pattern")
     @classmethod
@@ -155,6 +157,8 @@ class RuleConfig(Section):
             raise ValueError('action = "tag" needs tags')
         if self.action == "route" and not self.tier:
             raise ValueError('action = "route" needs tier')
+        if self.action == "flow" and not self.flow:
+            raise ValueError('action = "flow" needs flow (a [[flows.list]] name)')
         return self
 
 
@@ -196,6 +200,7 @@ class LLMConfig(Section):
     refuse_topics: tuple[str, ...] = ("medical", "legal")
     cache_ttl_s: Annotated[int, Field(ge=0)] = 3600
     near_budget_ratio: Annotated[float, Field(gt=0.0, le=1.0)] = 0.8
+    max_tool_calls: Annotated[int, Field(ge=0, le=20)] = 3  # action calls per turn (flows/)
     tiers: tuple[LLMTierConfig, ...] = ()
 
     @model_validator(mode="after")
@@ -275,6 +280,8 @@ class Config(Section):
     kb: KBConfig = KBConfig()
     llm: LLMConfig = LLMConfig()
     handoff: HandoffConfig = HandoffConfig()
+    flows: FlowsConfig = FlowsConfig()
+    actions: dict[str, ActionConfig] = {}
     source: Path | None = Field(default=None, exclude=True)
 
     @model_validator(mode="after")
@@ -295,9 +302,15 @@ class Config(Section):
     ) -> Config:
         """Validate ``data``; raise ConfigError naming each key at fault."""
         try:
-            return cls.model_validate(dict(data))
+            config = cls.model_validate(dict(data))
         except ValidationError as exc:
             raise ConfigError(_problems(exc, file, text)) from None
+        from flows.check import flow_problems  # how flows, rules and actions fit together
+
+        problems = flow_problems(config, file, text)
+        if problems:
+            raise ConfigError(problems)
+        return config
 
     def resolve(self, relative: str) -> Path:
         """A path from the config, taken relative to the config file's folder."""
@@ -333,12 +346,15 @@ def secret(env_name: str | None) -> str | None:
 
 
 def _problems(exc: ValidationError, file: str, text: str) -> list[ConfigProblem]:
+    from flows.check import toml_line  # follows nested arrays of tables ([[flows.list.steps]])
+
     problems = []
     for err in exc.errors():
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
         key = _dotted(loc)
         message = _message(err)
-        problems.append(ConfigProblem(file, key, message, _find_line(text, loc)))
+        line = toml_line(text, loc) if loc[:1] in (("flows",), ("actions",)) else _find_line(text, loc)
+        problems.append(ConfigProblem(file, key, message, line))
     return problems
 
 

@@ -12,6 +12,8 @@ from typing import Any
 
 from aiohttp import web
 
+from flows.actions import Actions
+from flows.stage import FlowStage, flow_handoff_middleware
 from hub.adapter import Adapter
 from hub.config import Config, load_config
 from hub.errors import ConfigError
@@ -41,12 +43,16 @@ HUB_KEY: web.AppKey[Hub] = web.AppKey("hub", Hub)
 def build_stages(
     config: Config, store: Store, metrics: Metrics, desk: HandoffDesk | None = None
 ) -> list[Stage]:
-    """The chain, cheapest first: hand-off gate, rules, knowledge base, LLM, hand-off."""
+    """The chain, cheapest first: hand-off gate, rules, flows, knowledge base (then the
+    flows an FAQ entry starts), LLM, hand-off."""
     desk = desk or HandoffDesk(store)
+    flows = FlowStage(store, Actions(metrics))
     return [
         HandoffGate(desk),
         RuleStage(),
+        flows,
         KnowledgeStage.from_config(config),
+        flows.starter(),
         LLMStage(store, metrics),
         HandoffStage(desk),
     ]
@@ -149,6 +155,9 @@ class HubService:
         for adapter in self.adapters:
             self.hub.register(adapter)
         self._connect_desk()
+        for stage in stages:  # innermost: a hand-off during a flow carries its slots
+            if isinstance(stage, FlowStage):
+                self.hub.middleware.append(flow_handoff_middleware(stage))
         app = build_app(self.hub, self.adapters)
         for adapter in self.adapters:
             await adapter.start()

@@ -93,6 +93,7 @@ class Turn:
     history_source: Callable[[], Awaitable[Sequence[TranscriptEntry]]] | None = None
     tags: set[str] = field(default_factory=set)
     forced_tier: str | None = None
+    flow: str | None = None  # a rule or FAQ entry asks to start this flow (flows/)
     candidates: list[Candidate] = field(default_factory=list)
     kb_score: float | None = None
     kb_margin: float | None = None

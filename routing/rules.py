@@ -4,7 +4,8 @@ A rule matches when any of its ``keywords`` occurs as whole words (case- and
 accent-insensitive) and its ``pattern`` regex matches (case-insensitive); a
 rule with only one of the two needs only that one. Rules run by descending
 ``priority``, then file order. ``tag`` rules add tags and let later rules run;
-``route`` rules force an LLM tier and end rule matching; ``reply`` and
+``route`` rules force an LLM tier and ``flow`` rules ask the flows stage to
+start a flow; both end rule matching. ``reply`` and
 ``handoff`` rules decide.
 """
 
@@ -88,7 +89,7 @@ class RuleStage:
             if why is None:
                 continue
             decision = self._apply(rule.config, why, turn)
-            if decision is not None or rule.config.action == "route":
+            if decision is not None or rule.config.action in ("route", "flow"):
                 return decision
         return None
 
@@ -102,6 +103,10 @@ class RuleStage:
         if rule.action == "route":
             turn.forced_tier = rule.tier
             turn.note(f"{reason}: routed to tier {rule.tier!r}")
+            return None
+        if rule.action == "flow":
+            turn.flow = rule.flow
+            turn.note(f"{reason}: starts flow {rule.flow!r}")
             return None
         if rule.action == "handoff":
             return Decision(

@@ -25,3 +25,9 @@ class Keys:
 
     def kv(self, key: str) -> str:
         return f"{self.prefix}:kv:{key}"
+
+    # -- names in the generic key-value space (Store.get/set wrap them in kv()) --------
+    @staticmethod
+    def flow_state(conversation_id: str) -> str:
+        """A conversation's flow state (flows/state.py): the step, the slots, the last result."""
+        return f"flow:{conversation_id}"

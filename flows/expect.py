@@ -1,0 +1,59 @@
+"""Reading a slot's value out of what the customer wrote.
+
+``pattern``: the first match of the regex anywhere in the text, ignoring
+case (so "where is order NW-12345?" gives ``NW-12345``). ``choice``: one of the values, as whole words, ignoring
+case and accents (a button press sends the value itself). ``kind = "email"``:
+the first e-mail address; ``kind = "number"``: the first number.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from flows.config import ExpectConfig
+from hub.text import fold, phrase_regex
+
+__all__ = ["read_slot"]
+
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_NUMBER = re.compile(r"(?<![\w.])-?\d+(?:[.,]\d+)?(?![\w])")
+
+SlotValue = str | int | float
+
+
+@lru_cache(maxsize=256)
+def _pattern(source: str) -> re.Pattern[str]:
+    return re.compile(source, re.IGNORECASE)
+
+
+def read_slot(expect: ExpectConfig | None, text: str) -> SlotValue | None:
+    """The slot value found in ``text``, or None if there is none."""
+    text = text.strip()
+    if expect is None:
+        return text or None
+    if expect.pattern is not None:
+        found = _pattern(expect.pattern).search(text)
+        return found.group(0) if found else None
+    if expect.choice is not None:
+        return _choice(expect.choice, text)
+    if expect.kind == "email":
+        found = _EMAIL.search(text)
+        return found.group(0) if found else None
+    found = _NUMBER.search(text)
+    if found is None:
+        return None
+    number = found.group(0).replace(",", ".")
+    return float(number) if "." in number else int(number)
+
+
+def _choice(choices: tuple[str, ...], text: str) -> str | None:
+    folded = fold(text)
+    for choice in choices:
+        if fold(choice) == folded:
+            return choice
+    for choice in sorted(choices, key=len, reverse=True):
+        regex = phrase_regex((choice,))
+        if regex is not None and regex.search(folded):
+            return choice
+    return None
