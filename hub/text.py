@@ -1,4 +1,17 @@
-"""Text normalisation for matching: rules, hand-off phrases, the turn's folded text."""
+"""Text normalisation for matching: rules, hand-off phrases, the turn's folded text.
+
+Folding makes matching forgiving: case, Latin/Greek/Cyrillic accents and
+compatibility forms (full-width ``ｒｅｔｕｒｎ``, half-width katakana ``ｶﾞ``, the
+``ﬁ`` ligature) do not matter. Marks that are letters of their script (Japanese
+dakuten, Thai and Devanagari vowel signs) are kept: dropping them would turn
+``ガ`` into ``カ``.
+
+Phrases match as whole words only where a script separates its words with
+spaces. Chinese, Japanese, Thai, Lao, Khmer, Myanmar and Tibetan write words
+without spaces, so a phrase in (or next to) those scripts matches as a
+substring: ``退货`` matches ``我想退货`` and ``returns退货``, while ``return``
+still does not match ``returns``.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +19,24 @@ import re
 import unicodedata
 from functools import lru_cache
 
-__all__ = ["fold", "phrase_regex"]
+__all__ = ["UNSPACED_SCRIPTS", "fold", "phrase_regex"]
+
+# Code point ranges of the scripts that do not put spaces between words.
+UNSPACED_SCRIPTS = (
+    "\u0e00-\u0eff"  # Thai, Lao
+    "\u0f00-\u0fff"  # Tibetan
+    "\u1000-\u109f"  # Myanmar
+    "\u1780-\u17ff\u19e0-\u19ff"  # Khmer
+    "\u2e80-\u2fdf"  # CJK radicals
+    "\u3005-\u3007\u3021-\u3029\u3031-\u3035\u303b\u303c"  # 々 〆 〇, ideographic marks
+    "\u3040-\u30ff\u31f0-\u31ff"  # Hiragana, Katakana
+    "\u3100-\u312f\u31a0-\u31bf"  # Bopomofo
+    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # CJK ideographs
+    "\U00020000-\U0003134f"  # CJK extensions B-G
+)
+# A word character of a script that separates words with spaces (\w minus the above).
+_SPACED_WORD = f"[^\\W{UNSPACED_SCRIPTS}]"
+_IS_SPACED_WORD = re.compile(_SPACED_WORD)
 
 
 def fold(text: str) -> str:
@@ -14,15 +44,37 @@ def fold(text: str) -> str:
     if text.isascii():  # the common case, ten times cheaper
         return " ".join(text.lower().split())
     decomposed = unicodedata.normalize("NFKD", text)
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(stripped.casefold().split())
+    kept = []
+    base = ""
+    for char in decomposed:
+        if not unicodedata.combining(char):
+            base = char
+        elif _is_accent_of(base):
+            continue
+        kept.append(char)
+    composed = unicodedata.normalize("NFC", "".join(kept))
+    return " ".join(composed.casefold().split())
+
+
+def _is_accent_of(base: str) -> bool:
+    """Marks on Latin, Greek and Cyrillic letters are accents; elsewhere they are letters."""
+    point = ord(base) if base else 0
+    return point < 0x0530 or 0x1E00 <= point < 0x2000
 
 
 @lru_cache(maxsize=1024)
 def phrase_regex(phrases: tuple[str, ...]) -> re.Pattern[str] | None:
-    """One regex matching any phrase as whole words, on folded text."""
-    parts = [r"\s+".join(map(re.escape, fold(p).split())) for p in phrases if fold(p)]
+    """One regex matching any phrase as whole words (see the module docstring), on folded text."""
+    parts = [_phrase_part(fold(p)) for p in phrases if fold(p)]
     if not parts:
         return None
     parts.sort(key=len, reverse=True)
-    return re.compile(r"(?<!\w)(?:" + "|".join(parts) + r")(?!\w)")
+    return re.compile("|".join(parts))
+
+
+def _phrase_part(folded: str) -> str:
+    """The phrase's regex: flexible spacing, a word boundary at an end only between spaced words."""
+    body = r"\s+".join(map(re.escape, folded.split()))
+    head = f"(?<!{_SPACED_WORD})" if _IS_SPACED_WORD.match(folded[0]) else ""
+    tail = f"(?!{_SPACED_WORD})" if _IS_SPACED_WORD.match(folded[-1]) else ""
+    return f"{head}(?:{body}){tail}"

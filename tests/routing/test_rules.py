@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from hub.config import Config
 from hub.conversation import Conversation
 from hub.envelope import Button, InboundMessage
@@ -102,3 +104,41 @@ async def test_route_rule_forces_a_tier_and_passes_on() -> None:
 
 async def test_no_rules_no_decision() -> None:
     assert (await decide("anything", []))[0] is None
+
+
+# Word boundaries only between characters of scripts that put spaces between words;
+# Chinese, Japanese and Thai keywords match inside the text.
+SCRIPTS = [
+    # (keyword, message, matches)
+    ("退货", "我想退货", True),
+    ("退货", "退货", True),
+    ("退货", "returns退货", True),
+    ("退货", "退货流程是什么?", True),
+    ("退货", "我想 退货", True),
+    ("退货", "我想退款", False),
+    ("returns", "returns退货", True),  # a script change is a word boundary
+    ("return", "returns退货", False),  # Latin words are still whole words
+    ("refund", "我要refund", True),
+    ("refund", "我要refunds", False),
+    ("帮助", "我需要帮助", True),
+    ("人工客服", "请转人工客服", True),
+    ("返品", "返品したいです", True),  # Japanese: kanji in kana
+    ("キャンセル", "注文をキャンセルしたい", True),
+    ("キャンセル", "注文をｷｬﾝｾﾙしたい", True),  # half-width katakana folds
+    ("ガイド", "カイドはどこ", False),  # dakuten is a letter, not an accent
+    ("คืนเงิน", "ฉันต้องการคืนเงินค่ะ", True),  # Thai: "refund" inside a sentence
+    ("กิน", "กน", False),  # Thai vowel signs are kept
+    ("환불", "환불 요청합니다", True),  # Korean separates words with spaces
+    ("환불", "무환불", False),
+    ("return", "ｒｅｔｕｒｎ my jacket", True),  # full-width Latin folds
+    ("remboursé", "Je veux être REMBOURSE", True),
+    ("refund", "prefund", False),
+    ("order 12345", "ORDER   12345 please", True),
+    ("12345", "order12345", False),
+]
+
+
+@pytest.mark.parametrize("keyword, text, matches", SCRIPTS)
+async def test_keywords_in_every_script(keyword: str, text: str, matches: bool) -> None:
+    decision, _ = await decide(text, [reply("r", keywords=[keyword])])
+    assert (decision is not None) is matches
