@@ -23,6 +23,7 @@ from hub.errors import ConfigError, ConfigProblem
 
 __all__ = [
     "ButtonConfig",
+    "ClusterConfig",
     "Config",
     "HandoffConfig",
     "KBConfig",
@@ -55,6 +56,8 @@ class StoreConfig(Section):
     url: str = "memory://"
     transcript_max: Annotated[int, Field(ge=1)] = 200
     dedupe_ttl_s: Annotated[int, Field(ge=600)] = 900
+    pool_size: Annotated[int, Field(ge=4, le=10_000)] = 64  # Redis connections per process
+    pool_timeout_s: Annotated[float, Field(gt=0)] = 5.0  # wait this long for a free one
 
     @field_validator("url")
     @classmethod
@@ -62,6 +65,15 @@ class StoreConfig(Section):
         if not url.startswith(("memory://", "redis://", "rediss://", "unix://")):
             raise ValueError('expected "memory://" or a "redis://..." URL')
         return url
+
+
+class ClusterConfig(Section):
+    """The durable ingress: partitions, their leases, draining and poison messages."""
+
+    partitions: Annotated[int, Field(ge=1, le=1024)] = 64
+    lease_s: Annotated[float, Field(ge=1, le=300)] = 10.0
+    drain_s: Annotated[float, Field(ge=0, le=600)] = 10.0
+    max_deliveries: Annotated[int, Field(ge=1, le=100)] = 3
 
 
 class LogConfig(Section):
@@ -274,6 +286,7 @@ class Config(Section):
 
     server: ServerConfig = ServerConfig()
     store: StoreConfig = StoreConfig()
+    cluster: ClusterConfig = ClusterConfig()
     log: LogConfig = LogConfig()
     channels: ChannelsConfig = ChannelsConfig()
     rules: tuple[RuleConfig, ...] = ()

@@ -11,7 +11,7 @@ import itertools
 import secrets
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -21,6 +21,8 @@ __all__ = [
     "InboundMessage",
     "OutboundMessage",
     "Sender",
+    "message_from_json",
+    "message_to_json",
     "new_id",
 ]
 
@@ -144,3 +146,33 @@ class OutboundMessage:
             thread=to.thread,
             metadata=metadata or _EMPTY,
         )
+
+
+# -- JSON: how envelopes are kept in the durable ingress and the outbox -------------
+def message_to_json(message: InboundMessage | OutboundMessage) -> dict[str, Any]:
+    """A plain JSON object for ``message`` (every field, nested types flattened)."""
+    data: dict[str, Any] = {}
+    for f in fields(message):
+        value = getattr(message, f.name)
+        if f.name in ("attachments", "buttons"):
+            value = [{g.name: getattr(item, g.name) for g in fields(item)} for item in value]
+        elif f.name == "metadata":
+            value = dict(value)
+        data[f.name] = value
+    return data
+
+
+def message_from_json(
+    cls: type[InboundMessage] | type[OutboundMessage], data: Mapping[str, Any]
+) -> Any:
+    """The envelope ``message_to_json`` wrote; unknown keys are a ValueError."""
+    known = {f.name for f in fields(cls)}
+    unknown = set(data) - known
+    if unknown:
+        raise ValueError(f"unknown envelope fields {sorted(unknown)}")
+    values = dict(data)
+    if "attachments" in values:
+        values["attachments"] = tuple(Attachment(**a) for a in values["attachments"])
+    if "buttons" in values:
+        values["buttons"] = tuple(Button(**b) for b in values["buttons"])
+    return cls(**values)

@@ -5,25 +5,46 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar
 
 from hub.adapter import Adapter
 from hub.config import Config
 from hub.conversation import Conversation, TranscriptEntry
 from hub.envelope import InboundMessage, OutboundMessage
-from hub.errors import DeliveryError, PermanentDeliveryError
-from hub.lanes import Lanes
+from hub.errors import DeliveryError, PermanentDeliveryError, StoreError
+from hub.ingress import (
+    AgentAction,
+    Consumer,
+    Delivery,
+    Entry,
+    Fence,
+    IngressLog,
+    Leases,
+    LocalLeases,
+    MemoryLog,
+    Outbox,
+    Work,
+    partition_of,
+)
 from hub.logs import conversation_scope
 from hub.metrics import Metrics
 from hub.stages import Decision, Stage, StageChain, Turn
 from hub.store import Store
 from hub.typing_indicator import TypingIndicator
 
-__all__ = ["Handler", "Hub", "Middleware"]
+__all__ = ["ActionHandler", "Handler", "Hub", "Middleware"]
 
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[Turn], Awaitable[Decision]]
 Middleware = Callable[[Handler, Turn], Awaitable[Decision]]
+ActionHandler = Callable[[AgentAction], Awaitable[None]]
+
+# While an entry is being decided, what it wants sent is collected here (not sent):
+# the hub commits it to the outbox first, so a crash never decides an entry twice.
+_COLLECTED: ContextVar[list[Delivery] | None] = ContextVar("collected_deliveries", default=None)
+
+TRANSCRIPT_LOOKBACK = 50  # how far back a redelivered entry looks for what it already wrote
 
 TYPING_DELAY_S = 0.15  # show "typing" only for answers slower than this
 
@@ -31,9 +52,15 @@ APOLOGY = "Sorry, something went wrong on our side. Please try again in a moment
 
 
 async def errors_middleware(handler: Handler, turn: Turn) -> Decision:
-    """Outermost: an exception becomes an apology and a logged error, never a drop."""
+    """Outermost: an exception becomes an apology and a logged error, never a drop.
+
+    A store error is not a reason to apologise: the entry stays pending and is
+    retried once the store answers again (see :mod:`hub.ingress.consumer`).
+    """
     try:
         return await handler(turn)
+    except StoreError:
+        raise
     except Exception as exc:
         logger.exception("stage chain failed: %s", type(exc).__name__)
         return Decision(
@@ -47,9 +74,12 @@ async def errors_middleware(handler: Handler, turn: Turn) -> Decision:
 class Hub:
     """The asyncio service at the centre.
 
-    Adapters call :meth:`submit` (the :class:`~hub.adapter.Ingress`); the hub
-    drops duplicates, queues the message on its conversation's lane, and a lane
-    worker runs :meth:`handle`: conversation, transcript, stages, delivery.
+    Adapters call :meth:`submit` (the :class:`~hub.adapter.Ingress`): the message
+    is deduplicated and made durable in the ingress log in one step before
+    ``submit`` returns. The consumer hands each entry of the partitions this
+    process owns to its conversation's lane, where :meth:`_process` decides it
+    (:meth:`handle`: conversation, transcript, stages), commits what it wants
+    sent to the outbox under the partition's fence, sends it, and acks.
     """
 
     def __init__(
@@ -60,6 +90,8 @@ class Hub:
         *,
         metrics: Metrics | None = None,
         middleware: Sequence[Middleware] = (),
+        log: IngressLog | None = None,
+        leases: Leases | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -69,7 +101,10 @@ class Hub:
         self.adapters: dict[str, Adapter] = {}
         self.decision_listeners: list[Callable[[Turn, Decision], Awaitable[None]]] = []
         self.typing_delay_s = TYPING_DELAY_S
-        self._lanes: Lanes[InboundMessage] = Lanes(self._work)
+        self.log: IngressLog = log or MemoryLog(config.cluster.partitions)
+        self.leases: Leases = leases or LocalLeases(self.log.partitions)
+        self.action_handler: ActionHandler | None = None
+        self._consumer: Consumer | None = None
 
     # -- wiring ------------------------------------------------------------------
     def register(self, adapter: Adapter) -> None:
@@ -84,41 +119,106 @@ class Hub:
                 await reconfigure(old, config)
 
     # -- ingress -------------------------------------------------------------------
+    async def start(self) -> None:
+        """Start consuming (taking over this process's partitions first). Idempotent."""
+        if self._consumer is not None:
+            return
+        cluster = self.config.cluster
+        self._consumer = Consumer(
+            self.log,
+            self.leases,
+            self._process,
+            dead_lettered=self._dead_lettered,
+            max_deliveries=cluster.max_deliveries,
+            events=self.metrics.ingress_events(),
+        )
+        await self._consumer.start()
+
     async def submit(self, message: InboundMessage) -> bool:
-        """Accept a message unless it is a duplicate; processing happens in its lane."""
-        ttl = self.config.store.dedupe_ttl_s
-        if not await self.store.claim(message.dedupe_key, ttl):
+        """Accept a message unless it is a duplicate: durable once this returns True."""
+        await self.start()
+        if not await self.log.enqueue(Work.of_message(message), self.config.store.dedupe_ttl_s):
             self.metrics.child(self.metrics.duplicates, message.channel).inc()
             logger.info("duplicate %s dropped", message.dedupe_key)
             return False
         self.metrics.child(self.metrics.messages_in, message.channel).inc()
-        self._lanes.push(message.address, message)
         return True
 
+    async def submit_action(self, action: AgentAction) -> bool:
+        """Accept an agent's action on a conversation, ordered with the customer's messages."""
+        await self.start()
+        accepted = await self.log.enqueue(Work.of_action(action), self.config.store.dedupe_ttl_s)
+        if not accepted:
+            logger.info("duplicate agent event %s dropped", action.event_id)
+        return accepted
+
+    def owns(self, address: str) -> bool:
+        """True if this process holds the lease of the address's partition."""
+        return partition_of(address, self.log.partitions) in self.leases.owned()
+
     async def drain(self) -> None:
-        """Wait until every accepted message has been handled (tests, shutdown)."""
-        await self._lanes.join()
+        """Wait until every accepted entry has been handled (tests)."""
+        if self._consumer is not None:
+            await self._consumer.join()
 
-    async def close(self) -> None:
-        await self._lanes.close()
+    async def close(self, drain_s: float | None = None) -> bool:
+        """Stop taking work, finish what is in flight (``[cluster] drain_s``), release leases."""
+        if self._consumer is None:
+            return True
+        consumer, self._consumer = self._consumer, None
+        limit = self.config.cluster.drain_s if drain_s is None else drain_s
+        return await consumer.stop(limit)
 
-    async def _work(self, message: InboundMessage) -> None:
+    # -- one entry -------------------------------------------------------------------
+    async def _process(self, entry: Entry, fence: Fence) -> None:
+        """Decide once, commit the outbox under the fence, send, ack."""
+        assert entry.work is not None
         started = time.perf_counter()
-        with conversation_scope(message.address):
-            try:
-                await self.handle(message)
-            except Exception:
-                self.metrics.child(self.metrics.errors, "hub").inc()
-                logger.exception("message %s could not be handled", message.message_id)
-                await self._apologise(message)
-        self.metrics.child(self.metrics.latency, message.channel).observe(time.perf_counter() - started)
+        with conversation_scope(entry.address):
+            outbox = await self.log.outbox(entry) if entry.redelivered else None
+            if outbox is None:
+                outbox = Outbox(tuple(await self._decide_entry(entry)), fence.generation)
+                ttl = self.config.store.dedupe_ttl_s
+                if not await self.log.commit(entry, outbox, fence, ttl):
+                    self.metrics.fenced.inc()
+                    logger.warning("partition %d has a new owner; entry %s left to it",
+                                   entry.partition, entry.id)
+                    return
+            for delivery in outbox.deliveries:
+                await self._send(delivery, redelivered=entry.redelivered)
+            await self.log.ack(entry)
+        if entry.work.kind == "message":
+            channel = entry.address.split(":", 1)[0]
+            self.metrics.child(self.metrics.latency, channel).observe(time.perf_counter() - started)
+
+    async def _decide_entry(self, entry: Entry) -> list[Delivery]:
+        """Run the entry's work with every delivery collected, not sent."""
+        assert entry.work is not None
+        collected: list[Delivery] = []
+        token = _COLLECTED.set(collected)
+        try:
+            if entry.work.kind == "message":
+                await self.handle(entry.work.message(), redelivered=entry.redelivered)
+            elif self.action_handler is not None:
+                await self.action_handler(entry.work.action())
+            else:
+                logger.warning("agent action %s dropped: no hand-off desk", entry.id)
+        finally:
+            _COLLECTED.reset(token)
+        return collected
+
+    async def _dead_lettered(self, entry: Entry, reason: str) -> None:
+        self.metrics.child(self.metrics.errors, "dead_letter").inc()
+        if entry.work is not None and entry.work.kind == "message":
+            await self._apologise(entry.work.message())
 
     # -- one message -----------------------------------------------------------------
-    async def handle(self, message: InboundMessage) -> Decision:
+    async def handle(self, message: InboundMessage, *, redelivered: bool = False) -> Decision:
         """Run one accepted message through the stages and deliver the reply."""
         conversation = await self.conversation_for(message)
         max_len = self.config.store.transcript_max
-        await self.store.append(conversation.id, TranscriptEntry.inbound(message), max_len)
+        if not (redelivered and await self._in_transcript(conversation.id, message.message_id)):
+            await self.store.append(conversation.id, TranscriptEntry.inbound(message), max_len)
         typing = TypingIndicator(self.adapters.get(message.channel), message, self.typing_delay_s)
         turn = await self.new_turn(message, conversation)
         decision = await self.decide(turn)
@@ -200,12 +300,27 @@ class Hub:
         reason: str | None = None,
         conversation: Conversation | None = None,
     ) -> bool:
-        """Record ``message`` in its transcript and send it; True if it was sent."""
+        """Record ``message`` in its transcript and send it; True if it was sent.
+
+        While an entry is being decided, the message is only collected (and
+        True returned): it is sent once the entry's outbox is committed.
+        """
         if conversation is None:
             conversation = await self.store.conversation_at(message.address)
-        if conversation is not None:
-            entry = TranscriptEntry.outbound(message, stage=stage, reason=reason)
-            await self.store.append(conversation.id, entry, self.config.store.transcript_max)
+        delivery = Delivery(message, conversation.id if conversation else None, stage, reason)
+        collected = _COLLECTED.get()
+        if collected is not None:
+            collected.append(delivery)
+            return True
+        return await self._send(delivery, redelivered=False)
+
+    async def _send(self, delivery: Delivery, *, redelivered: bool) -> bool:
+        message, conversation_id = delivery.message, delivery.conversation_id
+        if conversation_id is not None and not (
+            redelivered and await self._in_transcript(conversation_id, message.message_id)
+        ):
+            entry = TranscriptEntry.outbound(message, stage=delivery.stage, reason=delivery.reason)
+            await self.store.append(conversation_id, entry, self.config.store.transcript_max)
         adapter = self.adapters.get(message.channel)
         if adapter is None:
             logger.warning("no adapter for channel %s; message kept in transcript", message.channel)
@@ -213,17 +328,22 @@ class Hub:
         try:
             await adapter.send(message)
         except PermanentDeliveryError as exc:
-            await self._delivery_failed(conversation, message, exc, permanent=True)
+            await self._delivery_failed(conversation_id, message, exc, permanent=True)
             return False
         except DeliveryError as exc:
-            await self._delivery_failed(conversation, message, exc, permanent=False)
+            await self._delivery_failed(conversation_id, message, exc, permanent=False)
             return False
         self.metrics.child(self.metrics.messages_out, message.channel, message.sender).inc()
         return True
 
+    async def _in_transcript(self, conversation_id: str, entry_id: str) -> bool:
+        """Did an earlier delivery of this entry already write ``entry_id``? (redeliveries only)"""
+        recent = await self.store.transcript(conversation_id, limit=TRANSCRIPT_LOOKBACK)
+        return any(e.id == entry_id for e in recent)
+
     async def _delivery_failed(
         self,
-        conversation: Conversation | None,
+        conversation_id: str | None,
         message: OutboundMessage,
         exc: DeliveryError,
         *,
@@ -232,7 +352,10 @@ class Hub:
         self.metrics.child(self.metrics.errors, f"send:{message.channel}").inc()
         kind = "permanently" if permanent else "for now"
         logger.warning("delivery to %s failed %s: %s", message.address, kind, exc)
-        if conversation is not None and permanent:
+        if conversation_id is None or not permanent:
+            return
+        conversation = await self.store.get_conversation(conversation_id)
+        if conversation is not None:
             failed = {"reason": str(exc), "message_id": message.message_id, "at": time.time()}
             data = {**conversation.data, "delivery_failed": failed}
             await self.store.save_conversation(conversation.evolve(data=data))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
@@ -47,8 +47,49 @@ class Metrics:
         self.llm_tokens = Counter(
             "switchboard_llm_tokens", "LLM tokens", ["tier", "model", "kind"], registry=r
         )
-
+        self._ingress(r)
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+
+    def _ingress(self, r: CollectorRegistry) -> None:
+        """The durable ingress: lag, redeliveries, dead letters, leases, recovery."""
+        self.ingress_lag = Gauge(
+            "switchboard_ingress_lag", "Entries of this process's partitions not read yet",
+            registry=r,
+        )
+        self.ingress_pending = Gauge(
+            "switchboard_ingress_pending", "Entries read but not acknowledged yet", registry=r
+        )
+        self.partitions_owned = Gauge(
+            "switchboard_partitions_owned", "Ingress partitions this process holds", registry=r
+        )
+        self.redeliveries = Counter(
+            "switchboard_redeliveries", "Entries delivered again after a failure or a crash",
+            registry=r,
+        )
+        self.dead_letters = Counter(
+            "switchboard_dead_letters", "Entries given up on (dead-lettered)", registry=r
+        )
+        self.lease_changes = Counter(
+            "switchboard_lease_changes", "Partition leases acquired, released or lost",
+            ["change"], registry=r,
+        )
+        self.recovery = Histogram(
+            "switchboard_recovery_seconds",
+            "Time for a new owner to take back a partition's pending entries",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.fenced = Counter(
+            "switchboard_fenced_replies",
+            "Replies not committed because the partition had changed hands",
+            registry=r,
+        )
+
+    def ingress_events(self) -> IngressEvents:
+        return IngressEvents(self)
+
+    def lease_changed(self, change: str, partition: int) -> None:
+        self.child(self.lease_changes, change).inc()
 
     def child(self, metric: Counter | Histogram, *labels: str) -> Any:
         """``metric.labels(*labels)``, looked up once (labels() is slow on the hot path)."""
@@ -60,3 +101,19 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class IngressEvents:
+    """The consumer's reports, counted (implements ``hub.ingress.ConsumerEvents``)."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def redelivered(self, entry: Any) -> None:
+        self.metrics.redeliveries.inc()
+
+    def dead_lettered(self, entry: Any) -> None:
+        self.metrics.dead_letters.inc()
+
+    def recovered(self, partition: int, entries: int, seconds: float) -> None:
+        self.metrics.recovery.observe(seconds)

@@ -25,6 +25,8 @@ from hub.handoff import (
     unstaffed_middleware,
 )
 from hub.hub import Hub
+from hub.ingress import IngressLog, LocalLeases, ProcessInfo, new_process_id
+from hub.ingress.setup import open_ingress
 from hub.metrics import CONTENT_TYPE_LATEST, Metrics
 from hub.stages import Stage
 from hub.store import Store, open_store
@@ -120,14 +122,18 @@ async def _metrics(request: web.Request) -> web.Response:
 class HubService:
     """Everything ``hub run`` starts, started and stopped in order."""
 
-    def __init__(self, config: Config, *, store: Store | None = None) -> None:
+    def __init__(
+        self, config: Config, *, store: Store | None = None, log: IngressLog | None = None
+    ) -> None:
         self.config = config
         self._given_store = store
+        self._given_log = log
         self._stack = AsyncExitStack()
         self.hub: Hub
         self.desk: HandoffDesk
         self.adapters: list[Adapter] = []
         self.port: int = config.server.port
+        self.process = ProcessInfo(new_process_id())
 
     async def __aenter__(self) -> HubService:
         try:
@@ -148,8 +154,11 @@ class HubService:
         metrics = Metrics()
         self.desk = HandoffDesk(store)
         stages = build_stages(config, store, metrics, desk=self.desk)
-        self.hub = Hub(config, store, stages, metrics=metrics)
-        self._stack.push_async_callback(self.hub.close)
+        if self._given_log is not None:
+            log, leases = self._given_log, LocalLeases(self._given_log.partitions)
+        else:
+            log, leases = await open_ingress(config, store, self.process, metrics.lease_changed)
+        self.hub = Hub(config, store, stages, metrics=metrics, log=log, leases=leases)
         await enter_stages(self._stack, stages)
         self.adapters = build_adapters(config, self.hub, store)
         for adapter in self.adapters:
@@ -163,6 +172,9 @@ class HubService:
             await adapter.start()
             self._stack.push_async_callback(adapter.stop)
         await self._serve(app)
+        # Unwound before the server and the adapters: stop taking work, drain, release leases.
+        self._stack.push_async_callback(self.hub.close)
+        await self.hub.start()
         await self._stack.enter_async_context(self.desk.reminders())
         if config.source is not None:
             watcher = FileWatcher(config.source, self.reload)
@@ -187,6 +199,7 @@ class HubService:
         site = web.TCPSite(runner, self.config.server.host, self.config.server.port)
         await site.start()
         self.port = runner.addresses[0][1]
+        self.process.url = self.url
         logger.info("serving on http://%s:%s", self.config.server.host, self.port)
 
     @property

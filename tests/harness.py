@@ -19,6 +19,7 @@ import aiohttp
 import pytest
 
 from hub.config import Config
+from hub.ingress import IngressLog
 from hub.service import HubService
 from hub.store import Store
 
@@ -118,8 +119,10 @@ def make_config(data: Mapping[str, Any] | None = None, **sections: Any) -> Confi
 
 
 @asynccontextmanager
-async def running_hub(config: Config, store: Store | None = None) -> AsyncIterator[HubService]:
-    async with HubService(config, store=store) as service:
+async def running_hub(
+    config: Config, store: Store | None = None, log: IngressLog | None = None
+) -> AsyncIterator[HubService]:
+    async with HubService(config, store=store, log=log) as service:
         yield service
 
 

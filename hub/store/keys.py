@@ -31,3 +31,38 @@ class Keys:
     def flow_state(conversation_id: str) -> str:
         """A conversation's flow state (flows/state.py): the step, the slots, the last result."""
         return f"flow:{conversation_id}"
+
+    # -- the durable ingress (hub/ingress/) -------------------------------------------
+    INGRESS_GROUP = "hub"  # the one consumer group every hub process reads with
+
+    def ingress(self, partition: int) -> str:
+        """The stream of one partition's work (Redis Streams, consumer group ``hub``)."""
+        return f"{self.prefix}:in:{partition}"
+
+    def outbox(self, work_key: str) -> str:
+        """The replies decided for one piece of work, kept until its dedupe expires."""
+        return f"{self.prefix}:out:{work_key}"
+
+    def dead_letters(self) -> str:
+        return f"{self.prefix}:dead"
+
+    def lease(self, partition: int) -> str:
+        """A partition's lease: a redis-py Lock whose token names owner and generation."""
+        return f"{self.prefix}:lease:{partition}"
+
+    def lease_generation(self, partition: int) -> str:
+        return f"{self.prefix}:lease-gen:{partition}"
+
+    def leader(self, role: str) -> str:
+        """A cluster-wide single-holder lease (``telegram-poll``, ...)."""
+        return f"{self.prefix}:leader:{role}"
+
+    def processes(self) -> str:
+        """Hash: process id -> JSON heartbeat (pid, host, port, partitions, at)."""
+        return f"{self.prefix}:procs"
+
+    # -- names in the generic key-value space (Store.get/set wrap them in kv()) --------
+    @staticmethod
+    def flow_state(conversation_id: str) -> str:
+        """A conversation's flow state (flows/state.py): the step, the slots, the last result."""
+        return f"flow:{conversation_id}"

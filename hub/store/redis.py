@@ -16,11 +16,11 @@ from hub.conversation import Conversation, TranscriptEntry
 from hub.errors import StoreError, StoreUnavailable
 from hub.store.keys import Keys
 
-__all__ = ["RedisStore"]
+__all__ = ["RedisStore", "redis_errors"]
 
 
 @asynccontextmanager
-async def _translated(operation: str) -> AsyncIterator[None]:
+async def redis_errors(operation: str) -> AsyncIterator[None]:
     """Turn redis-py errors into the hub's own, naming the operation."""
     try:
         yield
@@ -50,26 +50,26 @@ class RedisStore:
 
     # -- dedupe ------------------------------------------------------------------
     async def claim(self, key: str, ttl_s: float) -> bool:
-        async with _translated("claim"):
+        async with redis_errors("claim"):
             return bool(await self.redis.set(self.keys.dedupe(key), "1", nx=True, px=_ms(ttl_s)))
 
     async def release(self, key: str) -> None:
-        async with _translated("release"):
+        async with redis_errors("release"):
             await self.redis.delete(self.keys.dedupe(key))
 
     # -- conversations -----------------------------------------------------------
     async def get_conversation(self, conversation_id: str) -> Conversation | None:
-        async with _translated("get_conversation"):
+        async with redis_errors("get_conversation"):
             raw = await self.redis.get(self.keys.conversation(conversation_id))
         return Conversation.from_json(json.loads(raw)) if raw else None
 
     async def conversation_at(self, address: str) -> Conversation | None:
-        async with _translated("conversation_at"):
+        async with redis_errors("conversation_at"):
             conversation_id = await self.redis.get(self.keys.address(address))
         return await self.get_conversation(conversation_id) if conversation_id else None
 
     async def save_conversation(self, conversation: Conversation) -> None:
-        async with _translated("save_conversation"):
+        async with redis_errors("save_conversation"):
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.set(
                     self.keys.conversation(conversation.id), json.dumps(conversation.to_json())
@@ -80,7 +80,7 @@ class RedisStore:
     # -- transcripts -------------------------------------------------------------
     async def append(self, conversation_id: str, entry: TranscriptEntry, max_len: int) -> None:
         key = self.keys.transcript(conversation_id)
-        async with _translated("append"):
+        async with redis_errors("append"):
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.rpush(key, json.dumps(entry.to_json()))
                 pipe.ltrim(key, -max_len, -1)
@@ -92,44 +92,44 @@ class RedisStore:
         if limit is not None and limit <= 0:
             return []
         start = -limit if limit else 0
-        async with _translated("transcript"):
+        async with redis_errors("transcript"):
             lines = await self.redis.lrange(self.keys.transcript(conversation_id), start, -1)
         return [TranscriptEntry.from_json(json.loads(line)) for line in lines]
 
     # -- key-value ---------------------------------------------------------------
     async def get(self, key: str) -> Any | None:
-        async with _translated("get"):
+        async with redis_errors("get"):
             raw = await self.redis.get(self.keys.kv(key))
         return json.loads(raw) if raw is not None else None
 
     async def set(self, key: str, value: Any, ttl_s: float | None = None) -> None:
-        async with _translated("set"):
+        async with redis_errors("set"):
             await self.redis.set(
                 self.keys.kv(key), json.dumps(value), px=_ms(ttl_s) if ttl_s else None
             )
 
     async def delete(self, key: str) -> None:
-        async with _translated("delete"):
+        async with redis_errors("delete"):
             await self.redis.delete(self.keys.kv(key))
 
     async def incr(self, key: str, amount: float = 1.0, ttl_s: float | None = None) -> float:
         redis_key = self.keys.kv(key)
-        async with _translated("incr"):
+        async with redis_errors("incr"):
             value = await self.redis.incrbyfloat(redis_key, amount)
             if ttl_s and await self.redis.pttl(redis_key) == -1:
                 await self.redis.pexpire(redis_key, _ms(ttl_s))
         return float(value)
 
     async def add_member(self, key: str, member: str) -> None:
-        async with _translated("add_member"):
+        async with redis_errors("add_member"):
             await self.redis.sadd(self.keys.kv(key), member)
 
     async def remove_member(self, key: str, member: str) -> None:
-        async with _translated("remove_member"):
+        async with redis_errors("remove_member"):
             await self.redis.srem(self.keys.kv(key), member)
 
     async def members(self, key: str) -> set[str]:
-        async with _translated("members"):
+        async with redis_errors("members"):
             return set(await self.redis.smembers(self.keys.kv(key)))
 
     # -- lifecycle ---------------------------------------------------------------

@@ -24,11 +24,11 @@ from adapters.slack import (
     to_platform,
 )
 from hub.envelope import Button, OutboundMessage
-from hub.errors import ConfigError, StoreUnavailable
+from hub.errors import ConfigError
 from hub.service import HubService
 from hub.stages import Decision, Turn
-from hub.store import MemoryStore
 from tests.channel_faq import PAYMENT_ANSWER, write_channel_faq
+from tests.fakes.flaky import FlakyLog
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_events import (
     SIGNING_SECRET,
@@ -362,27 +362,16 @@ async def test_a_retry_of_an_event_the_hub_never_got_is_answered(
     assert len(delivered(slack, "D_CUSTOMER")) == 1
 
 
-class FlakyStore(MemoryStore):
-    """A store that refuses new messages while ``down`` (as Redis does when unreachable)."""
-
-    down = False
-
-    async def claim(self, key: str, ttl_s: float) -> bool:
-        if self.down:
-            raise StoreUnavailable("redis is unreachable")
-        return await super().claim(key, ttl_s)
-
-
 async def test_store_down_answers_503_so_slack_retries_and_nothing_is_lost(
     slack: FakeSlack,
 ) -> None:
-    store = FlakyStore()
-    async with running_hub(slack_config(slack), store=store) as service:
+    log = FlakyLog()
+    async with running_hub(slack_config(slack), log=log) as service:
         payload = event_callback(message_event("opening hours?", channel="D_CUSTOMER"), "Ev3")
-        store.down = True
+        log.down = True
         status, _ = await post_event(events_url(service), payload)
         assert status >= 500
-        store.down = False
+        log.down = False
         status, _ = await post_event(events_url(service), payload, retry_num=1)
         await service.hub.drain()
         assert status == 200

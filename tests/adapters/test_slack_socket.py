@@ -11,7 +11,8 @@ import pytest
 
 from hub.errors import ConfigError
 from hub.service import HubService
-from tests.adapters.test_slack import RULES, FlakyStore
+from tests.adapters.test_slack import RULES
+from tests.fakes.flaky import FlakyLog
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_events import block_actions, event_callback, message_event
 from tests.harness import make_config, running_hub
@@ -86,14 +87,14 @@ async def test_no_events_endpoint_and_healthy_in_socket_mode(hub: HubService) ->
 
 
 async def test_store_down_leaves_the_envelope_unacked_for_redelivery(slack: FakeSlack) -> None:
-    store = FlakyStore()
-    async with running_hub(socket_config(slack), store=store) as service:
+    log = FlakyLog()
+    async with running_hub(socket_config(slack), log=log) as service:
         payload = event_callback(message_event("opening hours?", channel="D_CUSTOMER"), "EvS2")
-        store.down = True
+        log.down = True
         refused = await slack.socket_send(payload)
         await asyncio.sleep(0.3)
         assert refused not in slack.socket_acks
-        store.down = False
+        log.down = False
         await slack.wait_socket_ack(await slack.socket_send(payload, retry_attempt=1))
         await service.hub.drain()
         assert len(slack.messages["D_CUSTOMER"]) == 1

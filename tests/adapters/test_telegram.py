@@ -26,10 +26,11 @@ from adapters.telegram import (
 )
 from hub.config import Config, KBConfig
 from hub.envelope import Button, InboundMessage, OutboundMessage
-from hub.errors import ConfigError, StoreUnavailable
+from hub.errors import ConfigError
 from hub.service import HubService
 from hub.store import MemoryStore
 from tests.channel_faq import PAYMENT_ANSWER, write_channel_faq
+from tests.fakes.flaky import FlakyLog
 from tests.fakes.telegram_api import BOT, TOKEN, FakeTelegram, button_press, message
 from tests.harness import free_port, make_config, running_hub
 
@@ -282,12 +283,12 @@ async def test_webhook_url_telegram_refuses_is_a_startup_error(fake: FakeTelegra
 
 
 async def test_webhook_answers_503_when_the_store_is_down(fake: FakeTelegram) -> None:
-    store = FlakyStore()
-    async with running_hub(webhook_config(fake), store=store) as service:
+    log = FlakyLog()
+    async with running_hub(webhook_config(fake), log=log) as service:
         update = fake.new_update(message(61, "thanks"))
-        store.down = True
+        log.down = True
         assert await fake.post_webhook(update) == 503
-        store.down = False
+        log.down = False
         assert await fake.post_webhook(update) == 200  # Telegram's redelivery
         await fake.wait_sent(1)
         await service.hub.drain()
@@ -318,28 +319,17 @@ async def test_restart_in_polling_mode_keeps_the_offset(fake: FakeTelegram, redi
 
 
 async def test_polling_does_not_move_past_an_update_the_store_refused(fake: FakeTelegram) -> None:
-    store = FlakyStore()
-    store.down = True
-    async with running_hub(telegram_config(fake), store=store) as service:
+    log = FlakyLog()
+    log.down = True
+    async with running_hub(telegram_config(fake), log=log) as service:
         update = fake.queue(message(81, "thanks"))
         await fake.wait_for(lambda: len(fake.called("getUpdates")) >= 2)
         assert not fake.sent()
-        store.down = False
+        log.down = False
         await fake.wait_sent(1)
         await service.hub.drain()
         assert fake.texts(81) == ["You're welcome!"]
-        assert await store.get(OFFSET_KEY) == update["update_id"] + 1
-
-
-class FlakyStore(MemoryStore):
-    """A memory store that refuses new messages while ``down`` (as Redis away would)."""
-
-    down = False
-
-    async def claim(self, key: str, ttl_s: float) -> bool:
-        if self.down:
-            raise StoreUnavailable("store is down (test)")
-        return await super().claim(key, ttl_s)
+        assert await service.hub.store.get(OFFSET_KEY) == update["update_id"] + 1
 
 
 # -- configuration -------------------------------------------------------------------------

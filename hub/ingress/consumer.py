@@ -1,0 +1,238 @@
+"""The consumer: owned partitions in, one asyncio lane per conversation, retries out.
+
+It reads the partitions this process holds leases on, in batches. A partition
+just acquired is first drained of the previous owner's pending entries, in
+order, before anything new of it is read. Each entry runs in the lane of its
+conversation address, so one conversation is strictly ordered and a slow LLM
+call never holds up another conversation.
+
+Failures:
+- the store is unavailable: the entry stays pending and is retried with
+  back-off, however long the outage; it never becomes an apology while it can
+  still be answered;
+- anything else: retried until its delivery count reaches ``max_deliveries``,
+  then dead-lettered (the hub apologises and logs an ERROR); the partition goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
+from typing import Protocol
+
+from hub.errors import StoreError
+from hub.ingress.leases import Leases
+from hub.ingress.log import IngressLog
+from hub.ingress.work import Entry, Fence
+from hub.lanes import Lanes
+
+__all__ = ["Consumer", "ConsumerEvents"]
+
+logger = logging.getLogger(__name__)
+
+Process = Callable[[Entry, Fence], Awaitable[None]]
+DeadLettered = Callable[[Entry, str], Awaitable[None]]
+
+
+class ConsumerEvents(Protocol):
+    """What the consumer reports (the hub's metrics implement it)."""
+
+    def redelivered(self, entry: Entry) -> None: ...
+
+    def dead_lettered(self, entry: Entry) -> None: ...
+
+    def recovered(self, partition: int, entries: int, seconds: float) -> None: ...
+
+
+class _Silent:
+    def redelivered(self, entry: Entry) -> None: ...
+
+    def dead_lettered(self, entry: Entry) -> None: ...
+
+    def recovered(self, partition: int, entries: int, seconds: float) -> None: ...
+
+
+class Consumer:
+    """Runs ``process(entry, fence)`` for every entry of the partitions this process owns."""
+
+    def __init__(
+        self,
+        log: IngressLog,
+        leases: Leases,
+        process: Process,
+        *,
+        dead_lettered: DeadLettered,
+        max_deliveries: int = 3,
+        batch: int = 256,
+        block_s: float = 0.5,
+        max_in_flight: int = 20_000,
+        events: ConsumerEvents | None = None,
+    ) -> None:
+        self.log = log
+        self.leases = leases
+        self._process = process
+        self._dead_lettered = dead_lettered
+        self.max_deliveries = max_deliveries
+        self.batch = batch
+        self.block_s = block_s
+        self.max_in_flight = max_in_flight
+        self.events = events or _Silent()
+        self._lanes: Lanes[Entry] = Lanes(self._run)
+        self._in_flight: set[str] = set()
+        self._per_partition: Counter[int] = Counter()
+        self._fences: dict[int, Fence] = {}  # the last fence held for each partition
+        self._reader: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    # -- lifecycle -----------------------------------------------------------------
+    async def start(self) -> None:
+        await self.leases.start(self._acquired, self._lost, self._idle)
+        self._reader = asyncio.create_task(self._read_forever(), name="ingress-reader")
+
+    async def stop(self, drain_s: float) -> bool:
+        """Stop reading, finish in-flight work for up to ``drain_s``, release the leases.
+
+        True if everything in flight finished. Work left over stays pending in
+        the log, and the next owner of its partition takes it back.
+        """
+        self._stopping = True
+        if self._reader is not None:
+            self._reader.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._reader
+        drained = True
+        try:
+            await asyncio.wait_for(self._lanes.join(), drain_s)
+        except TimeoutError:
+            drained = False
+            logger.warning("drain: %d entries still in flight after %.1f s; left pending",
+                           len(self._in_flight), drain_s)
+            await self._lanes.close(0)
+        await self.leases.stop()
+        return drained
+
+    async def join(self) -> None:
+        """Wait until nothing is in flight and nothing new is waiting (tests)."""
+        while True:
+            await self._lanes.join()
+            stats = await self.log.stats(self.leases.owned())
+            if not self._in_flight and stats.lag == 0 and stats.pending == 0:
+                return
+            await asyncio.sleep(0.01)
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._in_flight)
+
+    # -- leases --------------------------------------------------------------------
+    async def _acquired(self, partition: int, fence: Fence) -> None:
+        """A partition is ours: finish the last owner's pending entries first, in order."""
+        self._fences[partition] = fence
+        started = time.monotonic()
+        while True:
+            try:
+                entries = await self.log.recover(partition)
+                break
+            except StoreError as exc:
+                logger.warning("partition %d: recovery waits for the store: %s", partition, exc)
+                await asyncio.sleep(0.5)
+        for entry in entries:
+            self.events.redelivered(entry)
+            self._push(entry)
+        if entries:
+            self.events.recovered(partition, len(entries), time.monotonic() - started)
+            logger.info("partition %d: took back %d pending entries", partition, len(entries))
+
+    async def _lost(self, partition: int) -> None:
+        """Nothing to undo: work in flight is refused at commit if someone else took over."""
+
+    def _idle(self, partition: int) -> bool:
+        return self._per_partition[partition] == 0
+
+    # -- reading -------------------------------------------------------------------
+    async def _read_forever(self) -> None:
+        pause = 0.1
+        while not self._stopping:
+            owned = self.leases.owned()
+            if not owned or len(self._in_flight) >= self.max_in_flight:
+                await asyncio.sleep(min(self.block_s, 0.05))
+                continue
+            try:
+                entries = await self.log.read(owned, self.batch, self.block_s)
+            except StoreError as exc:
+                logger.warning("ingress read failed, retrying in %.1f s: %s", pause, exc)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 5.0)
+                continue
+            pause = 0.1
+            for entry in entries:
+                self._push(entry)
+
+    def _push(self, entry: Entry) -> None:
+        if entry.id in self._in_flight:
+            return  # recovered while this process still works on it
+        self._in_flight.add(entry.id)
+        self._per_partition[entry.partition] += 1
+        self._lanes.push(entry.address, entry)
+
+    # -- running one entry ---------------------------------------------------------
+    async def _run(self, entry: Entry) -> None:
+        try:
+            await self._attempt(entry)
+        finally:
+            self._in_flight.discard(entry.id)
+            self._per_partition[entry.partition] -= 1
+            if self._per_partition[entry.partition] <= 0:
+                del self._per_partition[entry.partition]
+
+    async def _attempt(self, entry: Entry) -> None:
+        pause = 0.05
+        while True:
+            if entry.work is None:
+                await self._give_up(entry, "the stored entry cannot be parsed")
+                return
+            if entry.deliveries > self.max_deliveries:
+                await self._give_up(entry, f"failed {entry.deliveries - 1} times")
+                return
+            try:
+                await self._process(entry, self._fences[entry.partition])
+                return
+            except StoreError as exc:
+                if self._stopping:
+                    return  # stays pending for the next owner
+                logger.warning("entry %s waits for the store: %s", entry.id, exc)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 2.0)
+            except Exception:
+                logger.exception("entry %s of %s failed (delivery %d of %d)",
+                                 entry.id, entry.address, entry.deliveries, self.max_deliveries)
+                entry = await self._count_failure(entry)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 2.0)
+
+    async def _count_failure(self, entry: Entry) -> Entry:
+        while True:
+            try:
+                return await self.log.retry(entry)
+            except StoreError:
+                await asyncio.sleep(0.5)
+
+    async def _give_up(self, entry: Entry, reason: str) -> None:
+        logger.error("dead letter: entry %s of conversation %s: %s", entry.id, entry.address, reason)
+        self.events.dead_lettered(entry)
+        while True:
+            try:
+                await self.log.dead_letter(entry, reason)
+                break
+            except StoreError:
+                if self._stopping:
+                    return
+                await asyncio.sleep(0.5)
+        try:
+            await self._dead_lettered(entry, reason)
+        except Exception:
+            logger.exception("could not tell the customer of %s about a dead letter", entry.address)

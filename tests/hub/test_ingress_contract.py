@@ -1,0 +1,145 @@
+"""One contract for every ingress log: memory and Redis Streams behave alike."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from hub.envelope import InboundMessage, OutboundMessage
+from hub.ingress import Delivery, Entry, Fence, IngressLog, MemoryLog, Outbox, Work, partition_of
+
+PARTITIONS = 8
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def log(request: pytest.FixtureRequest) -> AsyncIterator[IngressLog]:
+    if request.param == "memory":
+        yield MemoryLog(PARTITIONS)
+        return
+    from redis import asyncio as aioredis
+
+    from hub.ingress.redis import RedisLog
+
+    client = aioredis.Redis.from_url(request.getfixturevalue("redis_url"), decode_responses=True)
+    redis_log = RedisLog(client, "consumer-1", partitions=PARTITIONS)
+    await redis_log.create_groups()
+    try:
+        yield redis_log
+    finally:
+        await client.aclose()
+
+
+def work(text: str, message_id: str, conversation: str = "c1") -> Work:
+    return Work.of_message(InboundMessage("webchat", conversation, "u1", message_id, text))
+
+
+async def held_fence(log: IngressLog, entry: Entry) -> Fence:
+    """A fence that holds the entry's partition (a lease in Redis; always, in memory)."""
+    fence = Fence(entry.partition, "owner-1:1", 1)
+    redis = getattr(log, "redis", None)
+    if redis is not None:
+        await redis.set(log.keys.lease(entry.partition), fence.token)  # type: ignore[attr-defined]
+    return fence
+
+
+async def read_all(log: IngressLog, expected: int) -> list[Entry]:
+    entries: list[Entry] = []
+    for _ in range(20):
+        entries += await log.read(range(PARTITIONS), 100, 0.05)
+        if len(entries) >= expected:
+            break
+    return entries
+
+
+async def test_enqueue_dedupes_by_work_key(log: IngressLog) -> None:
+    assert await log.enqueue(work("hi", "m1"), 900)
+    assert not await log.enqueue(work("hi again", "m1"), 900)
+    assert await log.enqueue(work("other", "m2"), 900)
+    entries = await read_all(log, 2)
+    assert [e.work.message().text for e in entries if e.work] == ["hi", "other"]
+
+
+async def test_one_conversation_stays_in_one_partition_in_order(log: IngressLog) -> None:
+    for i in range(10):
+        await log.enqueue(work(f"n{i}", f"m{i}", conversation="talk"), 900)
+    entries = await read_all(log, 10)
+    partition = partition_of("webchat:talk", PARTITIONS)
+    assert {e.partition for e in entries} == {partition}
+    assert [e.work.message().text for e in entries if e.work] == [f"n{i}" for i in range(10)]
+    assert all(e.deliveries == 1 and not e.redelivered for e in entries)
+
+
+async def test_read_waits_for_new_work(log: IngressLog) -> None:
+    reading = asyncio.create_task(log.read(range(PARTITIONS), 10, 2.0))
+    await asyncio.sleep(0.1)
+    assert not reading.done()
+    await log.enqueue(work("late", "m1"), 900)
+    entries = await asyncio.wait_for(reading, 3)
+    assert [e.work.message().text for e in entries if e.work] == ["late"]
+
+
+async def test_only_the_asked_partitions_are_read(log: IngressLog) -> None:
+    await log.enqueue(work("a", "m1", conversation="x"), 900)
+    mine = partition_of("webchat:x", PARTITIONS)
+    others = [p for p in range(PARTITIONS) if p != mine]
+    assert await log.read(others, 10, 0.05) == []
+    assert len(await log.read([mine], 10, 0.05)) == 1
+
+
+async def test_unacked_entries_come_back_to_a_new_owner_in_order(log: IngressLog) -> None:
+    for i in range(5):
+        await log.enqueue(work(f"n{i}", f"m{i}", conversation="talk"), 900)
+    entries = await read_all(log, 5)
+    await log.ack(entries[0])
+    partition = entries[0].partition
+    recovered = await log.recover(partition)
+    assert [e.work.message().text for e in recovered if e.work] == ["n1", "n2", "n3", "n4"]
+    assert all(e.deliveries == 2 and e.redelivered for e in recovered)
+    assert await log.read([partition], 10, 0.05) == []  # recovered, not new
+    stats = await log.stats()
+    assert (stats.lag, stats.pending) == (0, 4)
+
+
+async def test_acked_entries_are_gone(log: IngressLog) -> None:
+    await log.enqueue(work("hi", "m1"), 900)
+    (entry,) = await read_all(log, 1)
+    await log.ack(entry)
+    assert await log.recover(entry.partition) == []
+    assert (await log.stats()).pending == 0
+    assert not await log.enqueue(work("hi", "m1"), 900)  # still a duplicate after the ack
+
+
+async def test_a_retry_counts_a_delivery(log: IngressLog) -> None:
+    await log.enqueue(work("hi", "m1"), 900)
+    (entry,) = await read_all(log, 1)
+    again = await log.retry(entry)
+    assert again.deliveries == 2
+    (recovered,) = await log.recover(entry.partition)
+    assert recovered.deliveries == 3
+
+
+async def test_outbox_round_trip(log: IngressLog) -> None:
+    await log.enqueue(work("hi", "m1"), 900)
+    (entry,) = await read_all(log, 1)
+    assert await log.outbox(entry) is None
+    reply = OutboundMessage("webchat", "c1", "hello!", reply_to="m1")
+    outbox = Outbox((Delivery(reply, "conv-1", "rules", "rule greeting"),), generation=1)
+    assert await log.commit(entry, outbox, await held_fence(log, entry), 900)
+    kept = await log.outbox(entry)
+    assert kept is not None
+    assert kept.deliveries[0].message == reply
+    assert (kept.deliveries[0].stage, kept.deliveries[0].conversation_id) == ("rules", "conv-1")
+
+
+async def test_dead_letters_keep_the_work_and_the_reason(log: IngressLog) -> None:
+    await log.enqueue(work("boom", "m1"), 900)
+    (entry,) = await read_all(log, 1)
+    await log.dead_letter(entry, "failed 3 times")
+    (letter,) = await log.dead_letters()
+    assert letter.reason == "failed 3 times"
+    assert letter.address == "webchat:c1" and "boom" in letter.raw
+    stats = await log.stats()
+    assert (stats.pending, stats.dead_letters) == (0, 1)
+    assert await log.recover(entry.partition) == []
