@@ -286,7 +286,7 @@ class FlowStage:
         logger.warning("flow %s stopped at step %s: %s", run.flow.name, run.state.step, why)
         await self.states.forget(turn.conversation.id)
         run.texts.append(text or turn.config.flows.failure_message)
-        offer = turn.config.handoff.offer_button
+        offer = _offer_label(turn)
         run.buttons.append(Button(offer, offer))
         return run.decision(f"stopped: {why}", helped=False, outcome=outcome)
 
@@ -390,6 +390,15 @@ def _ask_buttons(step: StepConfig) -> list[Button]:
     if step.expect is not None and step.expect.choice:
         return [Button(c, c) for c in step.expect.choice]
     return []
+
+
+def _offer_label(turn: Turn) -> str:
+    """The label of the hand-off offer button (``[messages]`` once it lands, else ``[handoff]``)."""
+    for section in (getattr(turn.config, "messages", None), turn.config.handoff):
+        label = getattr(section, "offer_button", None)
+        if label:
+            return str(label)
+    return "Talk to a person"
 
 
 def _cancelled(settings: FlowsConfig, folded: str) -> bool:
