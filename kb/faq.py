@@ -10,6 +10,7 @@ Each ``[[entries]]`` table is one answer the bot may give::
     tags = ["shipping"]
     channels = ["webchat", "telegram"]        # optional; empty = every channel
     buttons = [{ label = "Track my order", value = "where is my order" }]
+    flow = "order-status"                     # optional: start this flow instead of answering
 
 ``answer`` may also be a table ``{ text = "...", buttons = [...] }``. Every
 fault becomes a :class:`~hub.errors.ConfigProblem` naming the file, the key
@@ -32,7 +33,7 @@ from hub.errors import ConfigError, ConfigProblem
 
 __all__ = ["Faq", "FaqEntry", "load_faq", "parse_faq"]
 
-_ENTRY_KEYS = {"id", "question", "answer", "examples", "tags", "channels", "buttons"}
+_ENTRY_KEYS = {"id", "question", "answer", "examples", "tags", "channels", "buttons", "flow"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,7 @@ class FaqEntry:
     examples: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     channels: tuple[str, ...] = ()
+    flow: str = ""  # a [[flows.list]] name: matching this entry starts that flow
 
     @property
     def phrasings(self) -> tuple[str, ...]:
@@ -174,14 +176,18 @@ def _entry(
     if not entry_id:
         fail("id", "missing or empty id")
     question = _text(item, "question", fail, required=True)
-    answer, buttons = _answer(item.get("answer"), fail)
+    flow = _text(item, "flow", fail, required=False)
+    if flow and item.get("answer") is None:  # the flow answers
+        answer, buttons = "", ()
+    else:
+        answer, buttons = _answer(item.get("answer"), fail)
     buttons += _buttons(item.get("buttons", []), "buttons", fail)
     examples = _strings(item, "examples", fail)
     tags = _strings(item, "tags", fail)
     channels = _strings(item, "channels", fail)
     if len(problems) > before:
         return None
-    return FaqEntry(entry_id, question, answer, buttons, examples, tags, channels)
+    return FaqEntry(entry_id, question, answer, buttons, examples, tags, channels, flow)
 
 
 Fail = Any  # Callable[[str, str], None]; kept loose to avoid a Protocol for one helper

@@ -88,7 +88,18 @@ class KnowledgeStage:
         if found.best is None or found.confidence < settings.threshold:
             turn.note(_below(found, settings.threshold))
             return None
+        if found.best.entry.flow:
+            return _start_flow(turn, found)
         return _answer(found)
+
+
+def _start_flow(turn: Turn, found: Match) -> None:
+    """An entry with ``flow = "NAME"``: the flows stage after this one starts that flow."""
+    assert found.best is not None
+    entry = found.best.entry
+    turn.flow = entry.flow
+    turn.note(f"kb: FAQ {entry.id} matched with confidence {found.confidence:.2f}; starts flow {entry.flow!r}")
+    return None
 
 
 def _ground(turn: Turn, found: Match) -> None:
