@@ -71,7 +71,8 @@ class Conversation:
 
 @dataclass(frozen=True, slots=True)
 class TranscriptEntry:
-    """One line of a conversation's transcript."""
+    """One line of a conversation's transcript; ``edit_of`` marks a customer's edit
+    of the line with that id."""
 
     id: str
     sender: Sender
@@ -82,6 +83,7 @@ class TranscriptEntry:
     buttons: tuple[Button, ...] = ()
     stage: str | None = None
     reason: str | None = None
+    edit_of: str | None = None
 
     @classmethod
     def inbound(cls, message: InboundMessage) -> TranscriptEntry:
@@ -91,6 +93,7 @@ class TranscriptEntry:
             text=message.text,
             timestamp=message.timestamp,
             sender_name=message.user_name,
+            edit_of=message.edit_of,
         )
 
     @classmethod

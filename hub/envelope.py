@@ -71,7 +71,9 @@ class InboundMessage:
     ``conversation_id`` is the channel's own address of the conversation (a
     webchat session, a Telegram chat, a Slack DM or thread); together with
     ``channel`` it is unique. ``message_id`` is unique within the channel and
-    is what duplicates are recognised by.
+    is what duplicates are recognised by. ``edit_of`` is set when the customer
+    edited an earlier message: it is that message's ``message_id`` (see
+    :mod:`hub.edits`).
     """
 
     channel: str
@@ -84,6 +86,7 @@ class InboundMessage:
     timestamp: float = field(default_factory=time.time)
     attachments: tuple[Attachment, ...] = ()
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    edit_of: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "metadata", _freeze(self.metadata))

@@ -7,6 +7,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
 
+from hub import edits
 from hub.adapter import Adapter
 from hub.config import Config
 from hub.conversation import Conversation, TranscriptEntry
@@ -219,6 +220,11 @@ class Hub:
         max_len = self.config.store.transcript_max
         if not (redelivered and await self._in_transcript(conversation.id, message.message_id)):
             await self.store.append(conversation.id, TranscriptEntry.inbound(message), max_len)
+        settled = await edits.settle(self.store, conversation, message, max_len)
+        if settled is not None:  # an edit of a message already answered: recorded only
+            self.metrics.child(self.metrics.decisions, settled.stage).inc()
+            logger.info("decision %s: %s", settled.stage, settled.reason)
+            return settled
         typing = TypingIndicator(self.adapters.get(message.channel), message, self.typing_delay_s)
         turn = await self.new_turn(message, conversation)
         decision = await self.decide(turn)

@@ -42,8 +42,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack.blocks import BUTTON_ACTION_PREFIX, chosen_blocks, to_platform
 from adapters.slack.inbound import (
     CHANNEL,
-    CUSTOMER_SUBTYPES,
     action_to_envelope,
+    edited_message,
     is_dm,
     is_from_bot,
     to_envelope,
@@ -214,16 +214,17 @@ class SlackAdapter:
         self, event: dict[str, Any], context: AsyncBoltContext
     ) -> BoltResponse | None:
         bot_user_id = context.bot_user_id
-        if is_from_bot(event, bot_user_id) or event.get("subtype") not in CUSTOMER_SUBTYPES:
-            return None
+        edited = edited_message(event, bot_user_id)
+        if edited is None and is_from_bot(event, bot_user_id):
+            return None  # bots, Slackbot, joins, deletions, unfurls...: no customer wrote
         if self.agents_channel and event.get("channel") == self.agents_channel:
-            if event.get("type") == "message":
+            if event.get("type") == "message" and edited is None:
                 for handler in self._agent_handlers:
                     self._track(asyncio.create_task(handler(event)))
             return None
-        if not await self._is_customers(event):
+        if not await self._is_customers(edited or event, mention=bot_user_id if edited else None):
             return None
-        name = await self.names.get(str(event.get("user", "")))
+        name = await self.names.get(str((edited or event).get("user", "")))
         message = to_envelope(
             event,
             bot_user_id=bot_user_id,
@@ -232,10 +233,16 @@ class SlackAdapter:
         )
         return await self._submit(message) if message is not None else None
 
-    async def _is_customers(self, event: dict[str, Any]) -> bool:
-        """DMs, mentions, listed channels, and threads the bot already serves."""
+    async def _is_customers(self, event: dict[str, Any], mention: str | None = None) -> bool:
+        """DMs, mentions, listed channels, and threads the bot already serves.
+
+        An edit comes as a ``message`` event only, so ``mention`` (the bot's user
+        id) makes an edited text that mentions the bot count as a mention.
+        """
         channel = str(event.get("channel") or "")
         if event.get("type") == "app_mention" or is_dm(channel, event.get("channel_type")):
+            return True
+        if mention and f"<@{mention}" in str(event.get("text") or ""):
             return True
         if channel in self.config.channels:
             return True

@@ -215,6 +215,8 @@ class SlackAgents:
 
     async def customer_message(self, escalation: Escalation, message: InboundMessage) -> None:
         text = f"*{escape(escalation.customer)}:* {escape(message.text)}"
+        if message.edit_of is not None:
+            text += " _(edited)_"
         for attachment in message.attachments:
             text += f"\n_(sent a {escape(attachment.kind)}: {escape(attachment.name or attachment.ref)})_"
         await self._thread_post(escalation, text)

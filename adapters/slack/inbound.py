@@ -6,10 +6,21 @@ without it the channel is. Message ids come from Slack's own message identity
 (``<channel>:<ts>``, and ``<channel>:<message ts>:<action ts>`` for a button
 press), so a retried event, or the ``app_mention`` and ``message`` events of
 one message, map to one id and the hub's dedupe answers them once.
+
+Only people's messages become envelopes: Slackbot (``USLACKBOT``), any bot
+(ours included, so no reply loops) and every ``subtype`` but the few that
+carry a person's words (:data:`CUSTOMER_SUBTYPES`) are left out. An edit
+(``message_changed`` whose message has ``edited``) becomes an envelope of its
+own, ``<channel>:<ts>:edited:<edit ts>``, whose ``edit_of`` names the original;
+the other ``message_changed`` events (link unfurls, reply counts, our own
+``chat.update``) are not edits and are left out. A shared message becomes a
+``shared_message`` attachment, with its text as the message's when the
+customer added no comment.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -23,25 +34,54 @@ __all__ = [
     "action_to_envelope",
     "attachments",
     "conversation_of",
+    "edited_message",
     "is_from_bot",
+    "shared_messages",
     "to_envelope",
 ]
 
+logger = logging.getLogger(__name__)
+
 CHANNEL = "slack"
-# message subtypes that are a person writing; edits, joins, deletions... are not
-CUSTOMER_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})
+SLACKBOT = "USLACKBOT"
+# message subtypes that are a person writing; everything else (bot_message, joins,
+# topics, pins, tombstones, message_changed/deleted/replied, ...) is not. From
+# Slack's list of message subtypes: these four carry the author's own text or files.
+CUSTOMER_SUBTYPES = frozenset({None, "file_share", "thread_broadcast", "me_message"})
+EDITED = "message_changed"
 
 Event = Mapping[str, Any]
 
 
 def is_from_bot(event: Event, bot_user_id: str | None = None) -> bool:
-    """True for any bot's message, ours included (no reply loops)."""
+    """True for anything that is not a person writing: any bot (ours included, so
+    no reply loops), Slackbot, hidden events and every non-customer ``subtype``."""
     return bool(
         event.get("bot_id")
         or event.get("bot_profile")
-        or event.get("subtype") == "bot_message"
+        or event.get("hidden")
+        or event.get("subtype") not in CUSTOMER_SUBTYPES
+        or event.get("user") == SLACKBOT
         or (bot_user_id and event.get("user") == bot_user_id)
     )
+
+
+def edited_message(event: Event, bot_user_id: str | None = None) -> dict[str, Any] | None:
+    """The message a person edited, from a ``message_changed`` event; None if it is
+    not a person's edit (an unfurl, a reply count, a bot updating its message)."""
+    inner = event.get("message")
+    if event.get("subtype") != EDITED or not isinstance(inner, Mapping):
+        return None
+    if not isinstance(inner.get("edited"), Mapping) or is_from_bot(inner, bot_user_id):
+        return None
+    previous = event.get("previous_message")
+    if isinstance(previous, Mapping) and _same_content(previous, inner):
+        return None
+    return {**inner, "channel": event.get("channel"), "channel_type": event.get("channel_type")}
+
+
+def _same_content(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+    return before.get("text") == after.get("text") and before.get("files") == after.get("files")
 
 
 def is_dm(channel: str, channel_type: str | None = None) -> bool:
@@ -87,6 +127,22 @@ def attachments(files: Any) -> tuple[Attachment, ...]:
     return tuple(found)
 
 
+def shared_messages(items: Any) -> tuple[tuple[Attachment, str], ...]:
+    """Messages shared into this one (``is_share`` attachments): each as an
+    attachment and its text. Link unfurls and bots' attachments are not shares."""
+    if not isinstance(items, list):
+        return ()
+    found = []
+    for item in items:
+        if not isinstance(item, Mapping) or not item.get("is_share"):
+            continue
+        ref = str(item.get("from_url") or item.get("original_url") or item.get("ts") or "")
+        name = str(item.get("author_name") or item.get("author_subname") or "")
+        text = unescape(str(item.get("text") or item.get("fallback") or "")).strip()
+        found.append((Attachment(kind="shared_message", ref=ref, name=name), text))
+    return tuple(found)
+
+
 def to_envelope(
     event: Event,
     *,
@@ -94,31 +150,56 @@ def to_envelope(
     thread_replies: bool = True,
     user_name: str = "",
 ) -> InboundMessage | None:
-    """A ``message`` or ``app_mention`` event as an envelope; None if not a person's."""
-    if event.get("subtype") not in CUSTOMER_SUBTYPES or is_from_bot(event, bot_user_id):
+    """A ``message`` or ``app_mention`` event (or a person's edit) as an envelope;
+    None if it is not a person's message."""
+    if event.get("subtype") == EDITED:
+        edited = edited_message(event, bot_user_id)
+        if edited is None:
+            return None
+        edit_ts = str(edited["edited"].get("ts") or event.get("ts") or "")
+        return _envelope(edited, bot_user_id, thread_replies, user_name, edit_ts=edit_ts)
+    if is_from_bot(event, bot_user_id):
         return None
+    return _envelope(event, bot_user_id, thread_replies, user_name)
+
+
+def _envelope(
+    event: Event,
+    bot_user_id: str | None,
+    thread_replies: bool,
+    user_name: str,
+    *,
+    edit_ts: str | None = None,
+) -> InboundMessage | None:
     channel, ts, user = event.get("channel"), event.get("ts"), event.get("user")
     if not (channel and ts and user):
+        logger.info("slack message %s:%s has no channel, ts or user; not passed on", channel, ts)
         return None
     text = unescape(_strip_mention(str(event.get("text") or ""), bot_user_id)).strip()
-    files = attachments(event.get("files"))
+    shares = shared_messages(event.get("attachments"))
+    files = attachments(event.get("files")) + tuple(share for share, _ in shares)
+    if not text and shares:
+        text = "\n".join(f"[shared message] {said}".strip() for _, said in shares)
     if not text and not files:
+        logger.info("slack message %s:%s has no text, file or shared message; not passed on",
+                    channel, ts)
         return None
-    thread_ts = event.get("thread_ts")
     dm = is_dm(channel, event.get("channel_type"))
     conversation_id, thread = conversation_of(
-        channel, ts, thread_ts, dm=dm, thread_replies=thread_replies
+        channel, ts, event.get("thread_ts"), dm=dm, thread_replies=thread_replies
     )
+    original = f"{channel}:{ts}"
     return InboundMessage(
         channel=CHANNEL,
         conversation_id=conversation_id,
         user_id=str(user),
         user_name=user_name,
-        message_id=f"{channel}:{ts}",
+        message_id=original if edit_ts is None else f"{original}:edited:{edit_ts}",
         text=text,
         thread=thread,
-        timestamp=float(ts),
+        timestamp=float(edit_ts or ts),
         attachments=files,
+        edit_of=None if edit_ts is None else original,
         metadata={"slack_channel": channel, "slack_ts": ts, "event": event.get("type", "")},
     )
 

@@ -266,10 +266,16 @@ class TelegramAdapter:
         if not self.webhook_secret or not hmac.compare_digest(given, self.webhook_secret):
             logger.warning("telegram webhook: request without the right secret token refused")
             return web.Response(status=401, text="unauthorized")
-        try:
-            update = Update.model_validate(await request.json(), context={"bot": self.bot})
-        except (ValueError, ValidationError):
+        body = await _json_body(request)
+        update_id = body.get("update_id") if isinstance(body, dict) else None
+        if not isinstance(update_id, int) or isinstance(update_id, bool):
+            logger.warning("telegram webhook: refused a body that is not an update "
+                           "(no integer update_id) (400)")
             return web.Response(status=400, text="not a Telegram update")
+        try:
+            update = Update.model_validate(body, context={"bot": self.bot})
+        except ValidationError as exc:
+            return _invalid_update(update_id, exc)
         try:
             await self.receive(update)
         except StoreError as exc:
@@ -338,6 +344,34 @@ class TelegramAdapter:
                 raise DeliveryError("could not keep a long button value") from exc
             data[value] = short
         return data
+
+
+async def _json_body(request: web.Request) -> Any:
+    try:
+        return await request.json()
+    except ValueError:
+        return None
+
+
+def _invalid_update(update_id: int, exc: ValidationError) -> web.Response:
+    """400 (logged) for a malformed update of a kind the hub handles; 200 for one of
+    another kind, which Telegram would otherwise re-send for hours to no use."""
+    kinds = sorted({str(error["loc"][0]) for error in exc.errors() if error["loc"]})
+    if not set(kinds) & {"update_id", *ALLOWED_UPDATES}:
+        logger.info("telegram update %s: a malformed %s update, not a kind the hub handles",
+                    update_id, "/".join(kinds))
+        return web.Response(status=200)
+    problems = "; ".join(
+        f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
+        for error in exc.errors()[:3]
+    )  # paths and messages only: never the customer's values
+    logger.warning("telegram webhook: refused update %s (400), %d problem(s): %s",
+                   update_id, exc.error_count(), problems)
+    return web.Response(status=400, text="not a Telegram update")
+
+
+def _callback_key(short: str) -> str:
+    return f"telegram:cb:{short}"
 
 
 def _callback_key(short: str) -> str:

@@ -12,10 +12,12 @@ last part. No network, no store: tests call both directly.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from aiogram.enums import ContentType
 from aiogram.methods import SendMessage
 from aiogram.types import (
     CallbackQuery,
@@ -38,6 +40,8 @@ __all__ = [
     "utf16_len",
 ]
 
+logger = logging.getLogger(__name__)
+
 CHANNEL = "telegram"
 MAX_TEXT = 4096  # Telegram counts UTF-16 code units
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
@@ -57,36 +61,70 @@ class BotIdentity:
 
 
 def to_envelope(update: Update, me: BotIdentity) -> InboundMessage | None:
-    """The envelope for one update, or None if the hub should not see it."""
+    """The envelope for one update, or None if the hub should not see it.
+
+    A message's id is Telegram's own identity of it, ``<chat id>:<message id>``;
+    an edit or a button press (no message of their own) is ``u<update id>``,
+    and an edit's ``edit_of`` names the message it edits.
+    """
     if update.callback_query is not None:
         return _from_callback(update.update_id, update.callback_query)
-    message = update.message or update.edited_message
-    if message is None or message.from_user is None or message.from_user.is_bot:
+    edited = update.edited_message is not None
+    message = update.edited_message or update.message
+    if message is None:
+        logger.info("telegram update %s: a %s update, not one the hub handles",
+                    update.update_id, _kind(update))
         return None
-    text = _text_for(message, me)
+    if message.from_user is None or message.from_user.is_bot:
+        logger.debug("telegram update %s: not from a person", update.update_id)
+        return None
+    if edited and message.content_type == ContentType.LOCATION:
+        logger.debug("telegram update %s: a live location moved", update.update_id)
+        return None
+    content = _content(update.update_id, message)
+    if content is None:
+        return None
+    text = _text_for(message, content[0], me)
     if text is None:
+        logger.debug("telegram update %s: not addressed to the bot", update.update_id)
         return None
+    if not text:
+        logger.info("telegram update %s: a message with no text and no media; not passed on",
+                    update.update_id)
+        return None
+    original = f"{message.chat.id}:{message.message_id}"
     return InboundMessage(
         channel=CHANNEL,
         conversation_id=str(message.chat.id),
         user_id=str(message.from_user.id),
         user_name=message.from_user.full_name,
-        message_id=f"u{update.update_id}",
+        message_id=f"u{update.update_id}" if edited else original,
         text=text,
         thread=_thread(message),
-        timestamp=message.date.timestamp(),
-        attachments=_attachments(message),
+        timestamp=float(message.edit_date or 0) or message.date.timestamp(),
+        attachments=content[1],
+        edit_of=original if edited else None,
         metadata={
             "update_id": update.update_id,
             "chat_type": message.chat.type,
             "telegram_message_id": message.message_id,
-            "edited": update.edited_message is not None,
+            "edited": edited,
         },
     )
 
 
+def _kind(update: Update) -> str:
+    """The update's kind (``message_reaction``, ``poll_answer``, ...), known or not."""
+    extra = [key for key in (update.model_extra or {}) if key != "update_id"]
+    try:
+        return update.event_type
+    except LookupError:  # a kind newer than aiogram
+        return "/".join(extra) or "empty"
+
+
 def _from_callback(update_id: int, query: CallbackQuery) -> InboundMessage | None:
     if not query.data or query.message is None:
+        logger.info("telegram update %s: a button press without data or message", update_id)
         return None
     chat = query.message.chat
     return InboundMessage(
@@ -107,16 +145,13 @@ def _from_callback(update_id: int, query: CallbackQuery) -> InboundMessage | Non
     )
 
 
-def _text_for(message: Message, me: BotIdentity) -> str | None:
-    """The customer's words (caption or placeholder for media); None if not for us."""
-    text = message.text or message.caption or _placeholder(message)
-    if text is None:
-        return None
+def _text_for(message: Message, text: str, me: BotIdentity) -> str | None:
+    """The customer's words (with the @mention gone in groups); None if not for us."""
     if message.chat.type in GROUP_TYPES:
         return _addressed_text(message, text, me)
     if message.chat.type != "private":
         return None
-    return text.strip() or None
+    return text.strip()
 
 
 def _addressed_text(message: Message, text: str, me: BotIdentity) -> str | None:
@@ -131,36 +166,178 @@ def _addressed_text(message: Message, text: str, me: BotIdentity) -> str | None:
         return None
     if mention is not None:
         text = mention.sub("", text)
-    text = " ".join(text.split())
-    return text or None
+    return " ".join(text.split())
 
 
-def _placeholder(message: Message) -> str | None:
-    if message.photo:
-        return "[photo]"
-    if message.document is not None:
-        return f"[document: {message.document.file_name or 'file'}]"
-    if message.voice is not None:
-        return "[voice message]"
-    if message.sticker is not None:
-        return f"[sticker {message.sticker.emoji or ''}]".replace(" ]", "]")
-    return None
+# -- what a customer can send: the text the hub reads, and references to the media
+
+Content = tuple[str, tuple[Attachment, ...]]
 
 
-def _attachments(message: Message) -> tuple[Attachment, ...]:
-    if message.photo:
-        largest = message.photo[-1]
-        return (Attachment("photo", largest.file_id, mime_type="image/jpeg", size=largest.file_size),)
-    if message.document is not None:
-        doc = message.document
-        return (Attachment("document", doc.file_id, doc.file_name or "", doc.mime_type or "", doc.file_size),)
-    if message.voice is not None:
-        voice = message.voice
-        return (Attachment("voice", voice.file_id, mime_type=voice.mime_type or "", size=voice.file_size),)
-    if message.sticker is not None:
-        sticker = message.sticker
-        return (Attachment("sticker", sticker.file_id, sticker.emoji or "", size=sticker.file_size),)
-    return ()
+def _content(update_id: int, message: Message) -> Content | None:
+    """Text (the caption, or a placeholder for media) and attachments; None, logged,
+    for a kind the hub cannot use (a game, a payment, a service message...)."""
+    kind = ContentType(message.content_type).value
+    convert = _CONVERTERS.get(kind)
+    if kind == ContentType.UNKNOWN:
+        logger.info("telegram update %s: a message with no text and no media; not passed on",
+                    update_id)
+        return None
+    if convert is None:
+        logger.info("telegram update %s: a %s message, which the hub cannot use; not passed on",
+                    update_id, kind)
+        return None
+    placeholder, attachments = convert(message)
+    return (message.text or message.caption or placeholder), attachments
+
+
+def _text(message: Message) -> Content:
+    return "", ()
+
+
+def _named(label: str, name: str | None) -> str:
+    return f"[{label}: {name}]" if name else f"[{label}]"
+
+
+def _photo(message: Message) -> Content:
+    largest = (message.photo or [])[-1]
+    return "[photo]", (Attachment("photo", largest.file_id, mime_type="image/jpeg",
+                                  size=largest.file_size),)
+
+
+def _live_photo(message: Message) -> Content:
+    live = message.live_photo
+    assert live is not None
+    return "[live photo]", (Attachment("live_photo", live.file_id, mime_type=live.mime_type or "",
+                                       size=live.file_size),)
+
+
+def _document(message: Message) -> Content:
+    doc = message.document
+    assert doc is not None
+    name = doc.file_name or ""
+    return _named("document", name or "file"), (
+        Attachment("document", doc.file_id, name, doc.mime_type or "", doc.file_size),)
+
+
+def _voice(message: Message) -> Content:
+    voice = message.voice
+    assert voice is not None
+    return "[voice message]", (Attachment("voice", voice.file_id, mime_type=voice.mime_type or "",
+                                          size=voice.file_size),)
+
+
+def _sticker(message: Message) -> Content:
+    sticker = message.sticker
+    assert sticker is not None
+    emoji = sticker.emoji or ""
+    return f"[sticker {emoji}]".replace(" ]", "]"), (
+        Attachment("sticker", sticker.file_id, emoji, size=sticker.file_size),)
+
+
+def _video(message: Message) -> Content:
+    video = message.video
+    assert video is not None
+    name = video.file_name or ""
+    return _named("video", name), (
+        Attachment("video", video.file_id, name, video.mime_type or "", video.file_size),)
+
+
+def _video_note(message: Message) -> Content:
+    note = message.video_note
+    assert note is not None
+    return "[video message]", (Attachment("video_note", note.file_id, mime_type="video/mp4",
+                                          size=note.file_size),)
+
+
+def _audio(message: Message) -> Content:
+    audio = message.audio
+    assert audio is not None
+    title = " - ".join(part for part in (audio.performer, audio.title) if part)
+    name = title or audio.file_name or ""
+    return _named("audio", name), (
+        Attachment("audio", audio.file_id, name, audio.mime_type or "", audio.file_size),)
+
+
+def _animation(message: Message) -> Content:
+    gif = message.animation
+    assert gif is not None
+    return "[GIF]", (Attachment("animation", gif.file_id, gif.file_name or "",
+                                gif.mime_type or "", gif.file_size),)
+
+
+def _contact(message: Message) -> Content:
+    contact = message.contact
+    assert contact is not None
+    name = " ".join(part for part in (contact.first_name, contact.last_name) if part)
+    ref = f"tel:{contact.phone_number}"
+    return f"[contact: {name}, {contact.phone_number}]", (Attachment("contact", ref, name),)
+
+
+def _geo(latitude: float, longitude: float) -> str:
+    return f"geo:{latitude:.6f},{longitude:.6f}"
+
+
+def _location(message: Message) -> Content:
+    where = message.location
+    assert where is not None
+    ref = _geo(where.latitude, where.longitude)
+    live = "live location" if where.live_period else "location"
+    return f"[{live}: {where.latitude:.5f}, {where.longitude:.5f}]", (Attachment("location", ref),)
+
+
+def _venue(message: Message) -> Content:
+    venue = message.venue
+    assert venue is not None
+    ref = _geo(venue.location.latitude, venue.location.longitude)
+    return f"[venue: {venue.title}, {venue.address}]", (Attachment("venue", ref, venue.title),)
+
+
+def _poll(message: Message) -> Content:
+    poll = message.poll
+    assert poll is not None
+    options = " / ".join(option.text for option in poll.options)
+    return f"[poll: {poll.question} ({options})]", (Attachment("poll", poll.id, poll.question),)
+
+
+def _dice(message: Message) -> Content:
+    dice = message.dice
+    assert dice is not None
+    return f"[dice {dice.emoji} {dice.value}]", ()
+
+
+def _story(message: Message) -> Content:
+    story = message.story
+    assert story is not None
+    return "[story]", (Attachment("story", f"{story.chat.id}/{story.id}"),)
+
+
+def _checklist(message: Message) -> Content:
+    checklist = message.checklist
+    assert checklist is not None
+    tasks = " / ".join(task.text for task in checklist.tasks)
+    return f"[checklist: {checklist.title} ({tasks})]", ()
+
+
+_CONVERTERS: dict[str, Callable[[Message], Content]] = {
+    ContentType.TEXT: _text,
+    ContentType.PHOTO: _photo,
+    ContentType.LIVE_PHOTO: _live_photo,
+    ContentType.DOCUMENT: _document,
+    ContentType.VOICE: _voice,
+    ContentType.STICKER: _sticker,
+    ContentType.VIDEO: _video,
+    ContentType.VIDEO_NOTE: _video_note,
+    ContentType.AUDIO: _audio,
+    ContentType.ANIMATION: _animation,
+    ContentType.CONTACT: _contact,
+    ContentType.LOCATION: _location,
+    ContentType.VENUE: _venue,
+    ContentType.POLL: _poll,
+    ContentType.DICE: _dice,
+    ContentType.STORY: _story,
+    ContentType.CHECKLIST: _checklist,
+}
 
 
 def _thread(message: Message) -> str | None:

@@ -374,7 +374,7 @@ def envelope(update: dict[str, Any]) -> Any:
 def test_text_message_envelope() -> None:
     env = envelope(message(77, "  hello  "))
     assert (env.channel, env.conversation_id, env.user_id, env.message_id, env.text) == (
-        "telegram", "77", "77", "u5", "hello")
+        "telegram", "77", "77", "77:1", "hello")  # Telegram's own identity of the message
     assert env.user_name == "Ada" and env.metadata["chat_type"] == "private"
 
 
@@ -395,10 +395,11 @@ def test_media_become_attachment_references() -> None:
     assert sticker.text == "[sticker 👍]"
 
 
-def test_edited_message_is_a_new_envelope() -> None:
+def test_edited_message_is_a_new_envelope_naming_the_original() -> None:
     body = message(3, "new words")["message"]
     env = envelope({"edited_message": {**body, "edit_date": body["date"]}})
     assert env.text == "new words" and env.metadata["edited"] is True
+    assert (env.message_id, env.edit_of) == ("u5", "3:1")
 
 
 def test_groups_only_when_addressed() -> None:
