@@ -26,6 +26,9 @@ from kb.documents.ingest import Sources, build_index
 from kb.documents.retrieval import Retriever
 
 FOLDS = 5
+# Smaller help centers drawn from the threads (sizes), so the calibration also
+# sees how the evidence behaves with a handful of articles.
+SMALL_CORPORA = (8, 8, 15, 15, 30, 30)
 _UNANSWERABLE_WEIGHT = 1.0
 
 
@@ -67,13 +70,38 @@ def dataset(folder: Path):
         mine = [(i, q) for i, q in enumerate(asked) if q[1] in fold]
         r, y, o = rows_for(partial, [q for _, q in mine], False)
         held.append((r, y, np.array([mine[k][0] for k in o])))
-    rows = np.concatenate([parts[0][0]] + [h[0] for h in held])
-    right = np.concatenate([parts[0][1]] + [h[1] for h in held])
-    owner = np.concatenate([parts[0][2]] + [h[2] for h in held])
-    answerable = np.concatenate([np.ones(len(parts[0][0]), bool)] + [np.zeros(len(h[0]), bool) for h in held])
+    small = [_small_corpus(full, docs, asked, size, seed) for seed, size in enumerate(SMALL_CORPORA)]
+    rows = np.concatenate([parts[0][0]] + [h[0] for h in held] + [m[0] for m in small])
+    right = np.concatenate([parts[0][1]] + [h[1] for h in held] + [m[1] for m in small])
+    owner = np.concatenate([parts[0][2]] + [h[2] for h in held] + [m[2] for m in small])
+    answerable = np.concatenate(
+        [np.ones(len(parts[0][0]), bool)] + [np.zeros(len(h[0]), bool) for h in held] + [m[3] for m in small]
+    )
     thread = np.array([asked[i][1] for i in owner])
     weight = np.where(answerable, 1.0, _UNANSWERABLE_WEIGHT)
     return rows, right, weight, owner, thread, answerable
+
+
+def _small_corpus(full: DocumentIndex, docs: Path, asked: list[tuple[str, str]], size: int, seed: int):
+    """A help center of ``size`` threads: their questions answerable, as many other threads' not."""
+    rng = np.random.default_rng(100 + seed)
+    picked = rng.permutation(full.doc_ids)
+    inside, outside = set(picked[:size].tolist()), set(picked[size : 2 * size].tolist())
+    keep = tuple(f.path for f in full.files if f.doc_id in inside)
+    index = build_index(Sources(keep, docs), previous=full)
+    mine = [(i, q) for i, q in enumerate(asked) if q[1] in inside | outside]
+    retriever = Retriever(index)
+    rows, right, owner, answerable = [], [], [], []
+    for n, (text, doc_id) in mine:
+        found = retriever.evidence(text)
+        if found is None:
+            continue
+        candidates, evidence = found
+        rows.append(evidence)
+        right += [index.doc_ids[d] == doc_id for d in candidates.docs]
+        owner += [n] * len(candidates.docs)
+        answerable += [doc_id in inside] * len(candidates.docs)
+    return np.concatenate(rows), np.array(right), np.array(owner), np.array(answerable)
 
 
 def fit(rows: np.ndarray, right: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, float]:

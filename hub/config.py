@@ -174,23 +174,15 @@ class RuleConfig(Section):
         return self
 
 
-WELCOME_PATTERN = r"^/(start|help)\b"  # Telegram's Start button, /help ("/start@bot" in groups)
-DEFAULT_RULES = (
-    RuleConfig(
-        name="welcome",
-        pattern=WELCOME_PATTERN,
-        priority=30,
-        action="reply",
-        text="Welcome! Ask me your question in your own words and I'll do my best to help.",
-    ),
-)
-
-
 class KBConfig(Section):
     enabled: bool = True
     path: str = "kb/faq.toml"
     threshold: Annotated[float, Field(ge=0.0, le=1.0)] = 0.37
     candidates: Annotated[int, Field(ge=1, le=10)] = 3
+    # Help-center articles (kb/documents/): globs relative to the config file.
+    documents: tuple[Annotated[str, Field(min_length=1)], ...] = ("kb/help/*.md",)
+    documents_base_url: str = ""
+    documents_threshold: Annotated[float, Field(ge=0.0, le=1.0)] = 0.75
 
 
 class LLMModelConfig(Section):
@@ -301,7 +293,7 @@ class Config(Section):
     cluster: ClusterConfig = ClusterConfig()
     log: LogConfig = LogConfig()
     channels: ChannelsConfig = ChannelsConfig()
-    rules: tuple[RuleConfig, ...] = DEFAULT_RULES
+    rules: tuple[RuleConfig, ...] = ()
     kb: KBConfig = KBConfig()
     llm: LLMConfig = LLMConfig()
     handoff: HandoffConfig = HandoffConfig()

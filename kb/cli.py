@@ -15,6 +15,8 @@ from typing import Any, TextIO
 
 from hub.config import KBConfig
 from hub.errors import ConfigError
+from kb.documents.cli import cmd_eval_docs
+from kb.documents.cli import register as register_documents
 from kb.evaluate import evaluate, plot_sweep, score, sweep
 from kb.faq import load_faq
 from kb.importer import faq_to_toml, import_csv, read_labelled, read_texts
@@ -35,13 +37,18 @@ def register(subparsers: Any) -> None:
     imp.add_argument("--out", type=Path, required=True, help="FAQ TOML file to write")
     imp.add_argument("--answers", type=Path, help="CSV with columns label,answer")
     imp.set_defaults(func=cmd_kb_import)
+    register_documents(kb_sub)
 
     ev = subparsers.add_parser("eval", help="measure the knowledge base on labelled queries")
-    ev.add_argument("--kb", type=Path, required=True, help="FAQ TOML file")
-    ev.add_argument("--queries", type=Path, required=True, help="CSV with columns text,label")
+    ev.add_argument("--kb", type=Path, help="FAQ TOML file (required without --docs)")
+    ev.add_argument("--docs", action="store_true",
+                    help="measure the documents [kb] documents names in --config instead (queries: text,doc_id)")
+    ev.add_argument("--config", default="config.toml", metavar="PATH", help="config file, for --docs")
+    ev.add_argument("--queries", type=Path, required=True, help="CSV with columns text,label (text,doc_id with --docs)")
     ev.add_argument("--oos", type=Path, help="CSV with a text column the FAQ must not answer")
-    ev.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
-                    help=f"answer at or above this confidence (default {DEFAULT_THRESHOLD:g}, as the hub)")
+    ev.add_argument("--threshold", type=float, default=None,
+                    help=f"answer at or above this confidence (default {DEFAULT_THRESHOLD:g}, as the hub; "
+                         "with --docs, the config's [kb] documents_threshold)")
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     ev.add_argument("--sweep", action="store_true", help="print coverage/precision across thresholds")
     ev.add_argument("--plot", type=Path, help="draw the sweep to this PNG (matplotlib)")
@@ -63,6 +70,16 @@ def cmd_kb_import(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
+    if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
+        print("error: --threshold must be between 0 and 1", file=sys.stderr)
+        return 2
+    if getattr(args, "docs", False):
+        return cmd_eval_docs(args, out)
+    if args.kb is None:
+        print("error: hub eval needs --kb FAQ.toml (or --docs)", file=sys.stderr)
+        return 2
+    if args.threshold is None:
+        args.threshold = DEFAULT_THRESHOLD
     if not 0.0 <= args.threshold <= 1.0:
         print("error: --threshold must be between 0 and 1", file=sys.stderr)
         return 2

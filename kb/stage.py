@@ -1,9 +1,13 @@
-"""The ``kb`` stage: answer from the FAQ when the matcher is confident enough.
+"""The ``kb`` stage: answer from the FAQ, or from a help-center article, when confident enough.
 
-Above ``[kb] threshold`` the stage answers with the entry's text and buttons.
-Below it the stage passes ("not mine"), but first attaches the best
-``[kb] candidates`` entries to the turn as grounding for the LLM stage, with
-the confidence and margin, so later stages (tier routing) can use them.
+Above ``[kb] threshold`` the stage answers with the FAQ entry's text and
+buttons. Otherwise it asks the documents (``[kb] documents``,
+:mod:`kb.documents`): above ``[kb] documents_threshold`` it answers with the
+best passage's matching sentences and "Read more: <title> <link>". Below both
+the stage passes ("not mine"), but first attaches the best ``[kb]
+candidates`` FAQ entries and article passages (numbered ``1``, ``2``, ... for
+citation) to the turn as grounding for the LLM stage, with the confidence
+and margin, so later stages (tier routing) can use them.
 """
 
 from __future__ import annotations
@@ -13,6 +17,9 @@ import logging
 from hub.config import Config
 from hub.errors import ConfigError
 from hub.stages import Candidate, Decision, Turn
+from kb.documents.answer import extractive_answer, grounding
+from kb.documents.library import DocumentLibrary, sources_from_config
+from kb.documents.retrieval import Retrieval
 from kb.knowledge import KnowledgeBase
 from kb.matcher import Match
 
@@ -32,24 +39,33 @@ class KnowledgeStage:
 
     name = "kb"
 
-    def __init__(self, knowledge: KnowledgeBase, *, enabled: bool = True) -> None:
+    def __init__(
+        self, knowledge: KnowledgeBase, *, enabled: bool = True, documents: DocumentLibrary | None = None
+    ) -> None:
         self.knowledge = knowledge
         self.enabled = enabled
+        self.documents = documents
 
     @classmethod
     def from_config(cls, config: Config) -> KnowledgeStage:
-        return cls(KnowledgeBase.from_config(config), enabled=config.kb.enabled)
+        return cls(KnowledgeBase.from_config(config), enabled=config.kb.enabled, documents=_library(config))
 
     async def __aenter__(self) -> KnowledgeStage:
         if self.enabled:
             await self.knowledge.__aenter__()
+            if self.documents is not None:
+                await self.documents.__aenter__()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.knowledge.__aexit__(*exc_info)
+        if self.documents is not None:
+            await self.documents.__aexit__(*exc_info)
 
     async def reconfigure(self, old: Config, new: Config) -> None:
         self.enabled = new.kb.enabled
+        if self.enabled:
+            await self._follow_documents(new)
         path = new.resolve(new.kb.path)
         if not self.enabled or (path == self.knowledge.path and self.knowledge.loaded):
             return
@@ -62,17 +78,37 @@ class KnowledgeStage:
         await self.knowledge.__aexit__(None, None, None)
         self.knowledge = fresh
 
+    async def _follow_documents(self, new: Config) -> None:
+        """A new ``[kb] documents`` list (or base URL) builds a new library, then swaps it in."""
+        sources = sources_from_config(new) if new.kb.documents else None
+        current = self.documents.sources if self.documents is not None else None
+        if sources == current and (self.documents is None or self.documents.loaded):
+            return
+        fresh = DocumentLibrary(sources) if sources is not None else None
+        if fresh is not None:
+            await fresh.__aenter__()
+        if self.documents is not None:
+            await self.documents.__aexit__(None, None, None)
+        self.documents = fresh
+
     def health(self) -> dict[str, object]:
         if not self.enabled:
             return {"status": "ok", "enabled": False}
         if not self.knowledge.loaded:
             return {"status": "down", "error": "not loaded"}
         error = self.knowledge.last_error
-        return {
+        health: dict[str, object] = {
             "status": "ok",
             "entries": len(self.knowledge.faq),
             "last_reload_error": str(error) if error else None,
         }
+        if self.documents is not None and self.documents.loaded:
+            index = self.documents.index
+            health["documents"] = {
+                "files": len(index.files), "chunks": len(index), "skipped": len(index.skipped),
+                "last_error": self.documents.last_error,
+            }
+        return health
 
     async def __call__(self, turn: Turn) -> Decision | None:
         settings = turn.config.kb
@@ -85,12 +121,31 @@ class KnowledgeStage:
         if turn.forced_tier:
             turn.note(f"kb: not answering, a rule routed this to tier {turn.forced_tier!r}")
             return None
-        if found.best is None or found.confidence < settings.threshold:
-            turn.note(_below(found, settings.threshold))
+        if found.best is not None and found.confidence >= settings.threshold:
+            if found.best.entry.flow:
+                return _start_flow(turn, found)
+            return _answer(found)
+        turn.note(_below(found, settings.threshold))
+        return self._from_documents(turn)
+
+    def _from_documents(self, turn: Turn) -> Decision | None:
+        settings = turn.config.kb
+        if self.documents is None or not self.documents.loaded:
             return None
-        if found.best.entry.flow:
-            return _start_flow(turn, found)
-        return _answer(found)
+        retrieval = self.documents.search(turn.message.text, k=max(settings.candidates, 3))
+        best = retrieval.best
+        if best is None:
+            turn.note("kb: no article resembles the message")
+            return None
+        if retrieval.confidence >= settings.documents_threshold:
+            return _article_answer(turn.message.text, retrieval)
+        passages, _ = grounding(retrieval.hits, settings.candidates)
+        turn.candidates = [*turn.candidates, *passages]
+        turn.note(
+            f"kb: best article {best.doc_id} at confidence {best.confidence:.2f} "
+            f"(documents_threshold {settings.documents_threshold:.2f}); {len(passages)} passages passed on"
+        )
+        return None
 
 
 def _start_flow(turn: Turn, found: Match) -> None:
@@ -134,5 +189,31 @@ def _answer(found: Match) -> Decision:
             "runner_up": runner.entry.id if runner else None,
             "runner_up_score": runner.score if runner else None,
             "margin": round(found.margin, 4),
+        },
+    )
+
+
+def _library(config: Config) -> DocumentLibrary | None:
+    return DocumentLibrary(sources_from_config(config)) if config.kb.documents else None
+
+
+def _article_answer(question: str, retrieval: Retrieval) -> Decision:
+    best = retrieval.best
+    assert best is not None
+    runner = retrieval.hits[1] if len(retrieval.hits) > 1 else None
+    _, sources = grounding(retrieval.hits, 1)
+    return Decision(
+        stage="kb",
+        reason=f"article {best.doc_id} matched with confidence {best.confidence:.2f}",
+        text=extractive_answer(question, best),
+        details={
+            "doc_id": best.doc_id,
+            "score": best.confidence,
+            "section": best.passages[0].heading,
+            "sources": [s.as_dict() for s in sources],
+            "bm25": best.bm25,
+            "dense": best.dense,
+            "runner_up": runner.doc_id if runner else None,
+            "runner_up_score": runner.confidence if runner else None,
         },
     )

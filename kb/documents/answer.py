@@ -16,6 +16,7 @@ from hub.stages import Candidate
 from kb.documents.chunks import Chunk
 from kb.documents.index import analyse
 from kb.documents.retrieval import DocumentHit
+from kb.documents.sources import SEPARATOR
 
 __all__ = ["MAX_ANSWER_CHARS", "Source", "extractive_answer", "grounding", "read_more"]
 
@@ -38,15 +39,20 @@ class Source:
 
 
 def extractive_answer(question: str, hit: DocumentHit) -> str:
-    """The sentences of the best passage that match ``question``, trimmed, with "Read more"."""
-    passage = hit.passages[0]
+    """The sentences of the passage sharing most terms with ``question``, trimmed, with "Read more"."""
     wanted = set(analyse(question))
+    passage = max(hit.passages, key=lambda p: len(wanted & set(analyse(_own_text(p)))))
     sentences = [s.strip() for s in _SENTENCE.split(passage.text) if s.strip()]
     scored = [(len(wanted & set(analyse(s))), i) for i, s in enumerate(sentences)]
     best = sorted((i for n, i in scored if n > 0), key=lambda i: (-scored[i][0], i))[:_MAX_SENTENCES]
     chosen = [sentences[i] for i in sorted(best)] or sentences[:2]
     text = _trim(" ".join(chosen))
     return f"{text}\n\n{read_more(passage)}"
+
+
+def _own_text(passage: Chunk) -> str:
+    """The passage with its own heading, without the article title every passage shares."""
+    return f"{passage.heading.rsplit(SEPARATOR, 1)[-1]}\n{passage.text}"
 
 
 def read_more(passage: Chunk) -> str:

@@ -42,6 +42,8 @@ _STOP = frozenset(STOPWORDS_EN)
 _STEMMER = Stemmer.Stemmer("english")
 # Longest query, in terms, that BM25 scores (a pasted log is not a question).
 MAX_QUERY_TERMS = 64
+# Chunks whose cosines stand for the whole index's spread, past EXACT_UP_TO.
+_SAMPLE = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +148,8 @@ class DocumentIndex:
         ann = Index(ndim=self.vectors.shape[1], metric="ip", dtype="f32", connectivity=16,
                     expansion_add=128, expansion_search=96)
         ann.add(np.arange(len(self.chunks)), self.vectors, threads=2)
+        picked = np.random.default_rng(0).choice(len(self.chunks), _SAMPLE, replace=False)
+        self._sample = np.ascontiguousarray(self.vectors[np.sort(picked)])
         return ann
 
     # -- searching --------------------------------------------------------------------
@@ -164,14 +168,19 @@ class DocumentIndex:
         scores = self._bm25.get_scores(list(terms.known))
         return _top(scores, k, positive=True)
 
-    def dense(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(chunk ids, cosines) of the ``k`` nearest chunks."""
+    def dense(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
+        """(chunk ids, cosines) of the ``k`` nearest chunks, and the (mean, std) of the
+        query's cosine over all chunks (over a fixed sample past ``EXACT_UP_TO``)."""
         if not self.chunks or not np.any(vector):
-            return np.empty(0, np.int64), np.empty(0, np.float32)
+            return np.empty(0, np.int64), np.empty(0, np.float32), (0.0, 1.0)
         if self._ann is None:
-            return _top(self.vectors @ vector, k, positive=False)
+            sims = self.vectors @ vector
+            ids, top = _top(sims, k, positive=False)
+            return ids, top, (float(sims.mean()), float(sims.std()))
         found = self._ann.search(vector.astype(np.float32), k)  # type: ignore[attr-defined]
-        return found.keys.astype(np.int64), (1.0 - found.distances).astype(np.float32)
+        sample = self._sample @ vector
+        return (found.keys.astype(np.int64), (1.0 - found.distances).astype(np.float32),
+                (float(sample.mean()), float(sample.std())))
 
     def coverage(self, terms: Terms, doc: int) -> float:
         """IDF-weighted share of the query's terms that occur in document ``doc``."""

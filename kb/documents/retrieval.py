@@ -43,13 +43,15 @@ _K1 = 1.5  # bm25s's default k1: a term adds at most idf * (k1 + 1)
 
 # Fitted by bench/docs_calibration.py; order follows Retriever.evidence().
 _COEF = np.array(
-    [3.416, 2.469, 7.179, 1.848, 1.519, 0.243, 0.127, 3.375, 0.748, 2.001, 2.457, 1.271, -0.23, 0.393, 1.123]
+    [4.562, 2.249, 8.423, 1.67, 1.528, 0.264, 0.168, 4.326, 0.914, 1.77, 2.456, 0.809, -0.322, 0.451, -0.411,
+     2.669, -0.021]
 )
-_INTERCEPT = -13.147
+_INTERCEPT = -13.150
 N_EVIDENCE = len(_COEF)
 EVIDENCE_NAMES = (
     "dense", "dense_title", "dense_vs", "bm25_rel", "bm25_norm", "coverage", "known",
     "bm25_vs", "bm25_rank", "dense_rank", "fuzz_title", "coverage_vs", "agree", "log_words", "fused",
+    "dense_z", "title_z",
 )
 
 
@@ -97,6 +99,7 @@ class _Candidates:
     bm25_rank: np.ndarray
     dense_rank: np.ndarray
     fused: np.ndarray
+    spread: tuple[float, float]  # mean and std of the query's cosine over all chunks
 
 
 class Retriever:
@@ -138,7 +141,7 @@ class Retriever:
     # -- fusion -----------------------------------------------------------------------
     def _fuse(self, terms: Terms, vector: np.ndarray) -> _Candidates | None:
         b_ids, b_scores = self.index.bm25(terms, _POOL)
-        d_ids, d_scores = self.index.dense(vector, _POOL)
+        d_ids, d_scores, spread = self.index.dense(vector, _POOL)
         b_docs = _by_document(self.index.chunk_doc, b_ids, b_scores)
         d_docs = _by_document(self.index.chunk_doc, d_ids, d_scores)
         fused: dict[int, float] = {}
@@ -157,6 +160,7 @@ class Retriever:
             np.array([b_rank.get(d, _POOL) for d in docs], float),
             np.array([d_rank.get(d, _POOL) for d in docs], float),
             np.array([fused[d] for d in docs], float),
+            spread,
         )
 
     def _dense_of(self, doc: int, vector: np.ndarray) -> tuple[float, int]:
@@ -190,6 +194,10 @@ class Retriever:
         rows[:, 12] = (c.bm25_rank == 0) & (c.dense_rank == 0)
         rows[:, 13] = math.log1p(words)
         rows[:, 14] = c.fused * (RRF_K + 1) / 2.0
+        mean, std = c.spread
+        rows[:, 15] = (c.dense - mean) / max(std, 1e-6) / 10.0
+        titles = self.index.title_vectors @ vector
+        rows[:, 16] = (title_cos - titles.mean()) / max(float(titles.std()), 1e-6) / 10.0
         return rows
 
     def _calibrate(self, rows: np.ndarray) -> np.ndarray:

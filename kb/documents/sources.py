@@ -109,7 +109,7 @@ def parse_article(data: bytes, kind: str, source: str, base_url: str = "") -> Ar
     else:
         text = _decode(data, source)
         if kind == "markdown":
-            title, url, sections = _markdown(text)
+            title, url, sections = _markdown(text, source)
         elif kind == "html":
             title, url, sections = _html(text)
         else:
@@ -168,8 +168,8 @@ _MD = MarkdownIt("commonmark").enable("table")
 _BLOCK_CLOSE = {"paragraph_close", "fence", "code_block", "html_block", "tr_close", "list_item_close"}
 
 
-def _markdown(text: str) -> tuple[str, str, list[Section]]:
-    meta, body = _front_matter(text)
+def _markdown(text: str, source: str) -> tuple[str, str, list[Section]]:
+    meta, body = _front_matter(text, source)
     sections: list[Section] = []
     path: list[tuple[int, str]] = []
     lines: list[str] = []
@@ -200,14 +200,14 @@ def _markdown(text: str) -> tuple[str, str, list[Section]]:
     return str(meta.get("title", "")), str(meta.get("url", "") or meta.get("canonical", "")), sections
 
 
-def _front_matter(text: str) -> tuple[dict[str, object], str]:
+def _front_matter(text: str, source: str) -> tuple[dict[str, object], str]:
     match = _FRONT.match(text)
     if not match:
         return {}, text
     try:
         meta = yaml.safe_load(match.group(1))
-    except yaml.YAMLError:
-        logger.warning("ignoring front matter that is not valid YAML")
+    except yaml.YAMLError as exc:
+        logger.warning("%s: front matter ignored, not valid YAML: %s", source, str(exc).replace("\n", " "))
         return {}, text[match.end():]
     return (meta if isinstance(meta, dict) else {}), text[match.end():]
 
