@@ -25,6 +25,7 @@ counted in /metrics by action and outcome, with its latency.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import importlib
 import json
 import logging
@@ -46,7 +47,14 @@ from flows.signing import signature_headers
 from hub.config import secret
 from hub.metrics import Metrics
 
-__all__ = ["ENTRY_POINT_GROUP", "ActionResult", "Actions", "CircuitBreaker", "url_fields"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "ActionResult",
+    "Actions",
+    "CircuitBreaker",
+    "idempotency_key",
+    "url_fields",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +107,12 @@ class CircuitBreaker:
         self.failures += 1
         if self.state == "half-open" or self.failures >= self.failures_to_open:
             self.opened_at = self.clock()
+
+
+def idempotency_key(conversation_id: str, message_id: str, flow: str, step: str) -> str:
+    """Stable for one step of one inbound message: a retry or a re-run sends the same key."""
+    base = "\x1f".join((conversation_id, message_id, flow, step))
+    return hashlib.sha256(base.encode()).hexdigest()[:40]
 
 
 def url_fields(url: str) -> list[str]:

@@ -22,12 +22,11 @@ action's "not found" asks the last question again.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from flows.actions import ActionResult, Actions
+from flows.actions import ActionResult, Actions, idempotency_key
 from flows.config import FlowConfig, FlowsConfig, StepConfig
 from flows.errors import ActionFailed, NotFound
 from flows.expect import read_slot
@@ -48,12 +47,6 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_RETRY = "Sorry, I didn't get that."
 STAGE = "flows"
-
-
-def idempotency_key(conversation_id: str, message_id: str, flow: str, step: str) -> str:
-    """Stable for one step of one inbound message: a retry or a re-run sends the same key."""
-    base = "\x1f".join((conversation_id, message_id, flow, step))
-    return hashlib.sha256(base.encode()).hexdigest()[:40]
 
 
 @dataclass

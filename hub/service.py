@@ -33,6 +33,7 @@ from hub.store import Store, open_store
 from hub.watch import FileWatcher
 from kb import KnowledgeStage
 from providers import LLMStage
+from providers.tools import ToolBox
 from routing.rules import RuleStage
 
 __all__ = ["HUB_KEY", "HubService", "build_adapters", "build_app", "build_stages", "enter_stages"]
@@ -55,7 +56,7 @@ def build_stages(
         flows,
         KnowledgeStage.from_config(config),
         flows.starter(),
-        LLMStage(store, metrics),
+        LLMStage(store, metrics, tools=ToolBox(flows.actions)),
         HandoffStage(desk),
     ]
 

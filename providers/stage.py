@@ -31,6 +31,7 @@ from providers.pii import has_pii, scrub
 from providers.prompt import RULES, build_messages
 from providers.router import Completion, TierRouter
 from providers.selfcheck import AnswerStream, check, leaks, parse
+from providers.tools import TOOL_PREFIX, ToolBox, used_tools
 from providers.topics import refused_topic
 
 __all__ = ["LLMStage"]
@@ -72,7 +73,8 @@ class LLMStage:
 
     name = "llm"
 
-    def __init__(self, store: Store, metrics: Metrics) -> None:
+    def __init__(self, store: Store, metrics: Metrics, *, tools: ToolBox | None = None) -> None:
+        self.tools = tools  # actions offered as tools (providers/tools.py)
         self.ledger = Ledger(store, metrics)
         self.cache = AnswerCache(store)
         self._router: TierRouter | None = None
@@ -168,7 +170,7 @@ class LLMStage:
             index = order.pop(0)
             tier = tiers[index]
             try:
-                done = await router.complete(tier, messages, _streamer(turn, secrets))
+                done = await self._complete(router, tier, messages, turn, secrets)
             except TierFailed as exc:
                 logger.warning("llm tier %s failed: %s", tier.name, exc.kind)
                 attempts.failures.append(f"{tier.name}: {exc.kind}")
@@ -179,9 +181,9 @@ class LLMStage:
                 done.cost_usd,
             )
             answer = parse(done.text)
-            why = check(answer, grounding, secrets)
+            why = check(answer, [*grounding, *_tool_ids(turn)], secrets)
             if why is None:
-                if key is not None and index == start:
+                if key is not None and index == start and not used_tools(turn):
                     cached = CachedAnswer(answer.text, tier.name, done.model, answer.sources)
                     await self.cache.put(key, cached, config.cache_ttl_s)
                 return _answered(done, answer.text, complexity, attempts, escalated)
@@ -194,6 +196,15 @@ class LLMStage:
             order = higher[:1]
         return _all_failed(attempts, complexity)
 
+    async def _complete(
+        self, router: TierRouter, tier: LLMTierConfig, messages: list[dict[str, Any]],
+        turn: Turn, secrets: tuple[str, ...],
+    ) -> Completion:
+        """The tier's answer; with tools configured, after the tool calls it makes."""
+        if self.tools is None:
+            return await router.complete(tier, messages, _streamer(turn, secrets))
+        return await self.tools.complete(router, tier, messages, turn, _streamer(turn, secrets))
+
 
 # -- pieces of a turn ----------------------------------------------------------------
 
@@ -204,6 +215,11 @@ def _earlier(turn: Turn, config: LLMConfig) -> list[Any]:
         return []
     earlier = [e for e in turn.history if e.id != turn.message.message_id]
     return earlier[-config.history_turns * 2 :]
+
+
+def _tool_ids(turn: Turn) -> list[str]:
+    """Tool results count as grounding the answer may cite (``tool:NAME``)."""
+    return [c.id for c in turn.candidates if c.id.startswith(TOOL_PREFIX)]
 
 
 def _cacheable(turn: Turn) -> bool:

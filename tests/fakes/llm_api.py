@@ -46,6 +46,9 @@ class Reply:
     text: str | Callable[[dict[str, Any]], str]
     tokens_in: int | None = None
     tokens_out: int | None = None
+    # OpenAI API: tools to call instead of answering, [{"name": ..., "arguments": {...}}]
+    # as a function of the request body; an empty list answers with ``text``.
+    tool_calls: Callable[[dict[str, Any]], list[dict[str, Any]]] | None = None
 
 
 @dataclass(frozen=True)
@@ -216,6 +219,10 @@ class FakeLLM:
         }
         if recorded.stream:
             return await self._openai_stream(request, recorded.model, text, usage)
+        message: dict[str, Any] = {"role": "assistant", "content": text}
+        calls = self._tool_calls(recorded)
+        if calls:
+            message = {"role": "assistant", "content": None, "tool_calls": calls}
         return web.json_response(
             {
                 "id": "chatcmpl-fake",
@@ -225,13 +232,25 @@ class FakeLLM:
                 "choices": [
                     {
                         "index": 0,
-                        "message": {"role": "assistant", "content": text},
-                        "finish_reason": "stop",
+                        "message": message,
+                        "finish_reason": "tool_calls" if calls else "stop",
                     }
                 ],
                 "usage": usage,
             }
         )
+
+    def _tool_calls(self, recorded: Recorded) -> list[dict[str, Any]]:
+        behaviour = self.behaviours.get(recorded.model, self.default)
+        if not isinstance(behaviour, Reply) or behaviour.tool_calls is None:
+            return []
+        if recorded.body.get("tool_choice") == "none":  # as OpenAI: then it must answer
+            return []
+        return [
+            {"id": f"call_{len(self.requests)}_{i}", "type": "function",
+             "function": {"name": c["name"], "arguments": json.dumps(c["arguments"])}}
+            for i, c in enumerate(behaviour.tool_calls(recorded.body))
+        ]
 
     async def _openai_stream(
         self, request: web.Request, model: str, text: str, usage: dict[str, int]

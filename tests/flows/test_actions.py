@@ -7,11 +7,10 @@ from typing import Any
 
 import pytest
 
-from flows.actions import Actions
+from flows.actions import Actions, idempotency_key
 from flows.config import ActionConfig
 from flows.errors import ActionFailed, NotFound
 from flows.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
-from flows.stage import idempotency_key
 from hub.errors import ConfigError
 from hub.metrics import Metrics
 from tests.fakes.shop_api import FakeShop
