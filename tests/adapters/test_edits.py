@@ -22,6 +22,7 @@ from hub.service import HubService
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_events import SIGNING_SECRET, post_event
 from tests.fakes.telegram_api import BOT, TOKEN, FakeTelegram
+from tests.handoff.conftest import AGENTS, agents_channel, handoff_config
 from tests.harness import make_config, running_hub
 
 RULES = [
@@ -199,3 +200,14 @@ def test_slack_edit_envelope_names_the_original_and_its_thread() -> None:
     assert edit.message_id == "C_SUPPORT:1355517523.000005:edited:1358878755.000000"
     assert edit.conversation_id == original.conversation_id and edit.thread == original.thread
     assert (edit.user_id, edit.text) == ("U_CUSTOMER", "new words")
+
+
+async def test_an_edit_during_a_hand_off_reaches_the_agents_marked(slack: FakeSlack) -> None:
+    slack.members[AGENTS] = ["U_AGENT"]
+    async with agents_channel(slack, handoff_config(slack)) as agents:
+        await slack_say(agents.service, {**ORIGINAL, "text": "can I talk to a human agent?"}, "Ev1")
+        top = await agents.escalated()
+        edit = slack_edit("can I talk to a human agent? It is about order NW-12345")
+        assert await slack_say(agents.service, edit, "Ev2") == 200
+        forwarded = await agents.in_thread(top, "NW-12345")
+    assert forwarded.endswith("_(edited)_")
