@@ -45,15 +45,38 @@ def _config_arg(parser: argparse.ArgumentParser) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     config = _load(args.config)
+    if args.port is not None:
+        config = config.model_copy(
+            update={"server": config.server.model_copy(update={"port": args.port})}
+        )
     setup_logging(config.log.level)
+    if args.workers > 1:
+        return _run_workers(args, config)
     try:
-        run_forever(run(config))
+        run_forever(run(config, reuse_port=args.reuse_port))
     except KeyboardInterrupt:
         pass
     return 0
 
 
-async def run(config: Config) -> None:
+def _run_workers(args: argparse.Namespace, config: Config) -> int:
+    from hub.ingress.status import needs_redis
+    from hub.workers import supervise
+
+    problem = needs_redis(config)
+    if problem is None and not config.server.port:
+        problem = "--workers needs a fixed port ([server] port or --port), not 0"
+    if problem is not None:
+        print(f"hub run --workers {args.workers}: {problem}", file=sys.stderr)
+        return 1
+    argv = ["run", "--config", args.config, "--port", str(config.server.port), "--reuse-port"]
+    host = f"http://{config.server.host}:{config.server.port}"
+    print(f"Switchboard is running {args.workers} workers: open {host}/ (Ctrl-C to stop)",
+          flush=True)
+    return supervise(argv, args.workers, stop_timeout_s=config.cluster.drain_s + 10)
+
+
+async def run(config: Config, *, reuse_port: bool = False) -> None:
     """Serve until SIGINT or SIGTERM."""
     from hub.service import HubService
 
@@ -61,7 +84,7 @@ async def run(config: Config) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with HubService(config) as service:
+    async with HubService(config, reuse_port=reuse_port) as service:
         # Everything loaded so far (litellm, sklearn, the trained matcher) lives as
         # long as the process: keep it out of the garbage collector's full passes,
         # which otherwise stall every conversation for tens of milliseconds.
@@ -79,6 +102,37 @@ def run_forever(main: Coroutine[Any, Any, None]) -> None:
         asyncio.run(main)
         return
     uvloop.run(main)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from hub.errors import StoreError
+    from hub.ingress.status import cluster_status, needs_redis
+
+    config = _load(args.config)
+    problem = needs_redis(config)
+    if problem is not None:
+        print(f"hub status: {problem}; see the running hub's /healthz", file=sys.stderr)
+        return 1
+    try:
+        status = asyncio.run(cluster_status(config))
+    except StoreError as exc:
+        print(f"hub status: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(status.as_dict()))
+        return 0
+    alive = [p for p in status.processes if p.alive]
+    print(f"processes: {len(alive)} alive of {len(status.processes)} known")
+    for p in status.processes:
+        state = "alive" if p.alive else f"silent {p.heartbeat_age_s:.0f} s"
+        print(f"  {p.id}  pid {p.pid}  {p.url or '-'}  {p.partitions} partitions  {state}")
+    unowned = f" ({len(status.unowned)} unowned)" if status.unowned else ""
+    print(f"partitions: {status.partitions}{unowned}")
+    print(f"lag: {status.lag} waiting, {status.pending} in progress")
+    print(f"dead letters: {status.dead_letters}")
+    for letter in status.recent_dead_letters:
+        print(f"  {letter['address']}: {letter['reason']}")
+    return 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -146,7 +200,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="start the hub")
     _config_arg(run)
+    run.add_argument("--port", type=int, help="listen on PORT (overrides [server] port)")
+    run.add_argument(
+        "--workers", type=int, default=1, metavar="N",
+        help="N processes on one port (SO_REUSEPORT); needs a redis:// store",
+    )
+    run.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
     run.set_defaults(func=cmd_run)
+
+    status = sub.add_parser("status", help="the cluster on the Redis store: processes, lag, dead letters")
+    _config_arg(status)
+    status.add_argument("--json", action="store_true", help="print the status as JSON")
+    status.set_defaults(func=cmd_status)
 
     check = sub.add_parser("check", help="validate a config file (exit 1 if invalid)")
     _config_arg(check)

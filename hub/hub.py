@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
+from typing import Any
 
 from hub import edits
 from hub.adapter import Adapter
@@ -153,6 +154,25 @@ class Hub:
             logger.info("duplicate agent event %s dropped", action.event_id)
         return accepted
 
+    async def ingress_health(self) -> dict[str, Any]:
+        """This process's partitions, their lag and pending entries (and the gauges)."""
+        owned = self.leases.owned()
+        self.metrics.partitions_owned.set(len(owned))
+        try:
+            stats = await self.log.stats(owned)
+        except StoreError as exc:
+            return {"status": "down", "partitions": len(owned), "error": str(exc)}
+        self.metrics.ingress_lag.set(stats.lag)
+        self.metrics.ingress_pending.set(stats.pending)
+        return {
+            "status": "ok" if self._consumer is not None else "starting",
+            "partitions": len(owned),
+            "lag": stats.lag,
+            "pending": stats.pending,
+            "in_flight": self._consumer.in_flight if self._consumer else 0,
+            "dead_letters": stats.dead_letters,
+        }
+
     def owns(self, address: str) -> bool:
         """True if this process holds the lease of the address's partition."""
         return partition_of(address, self.log.partitions) in self.leases.owned()
@@ -171,8 +191,11 @@ class Hub:
         return await consumer.stop(limit)
 
     # -- one entry -------------------------------------------------------------------
-    async def _process(self, entry: Entry, fence: Fence) -> None:
-        """Decide once, commit the outbox under the fence, send, ack."""
+    async def _process(self, entry: Entry, fence: Fence) -> bool:
+        """Decide once, commit the outbox under the fence, send, ack.
+
+        False if the fence no longer holds (the partition changed hands).
+        """
         assert entry.work is not None
         started = time.perf_counter()
         with conversation_scope(entry.address):
@@ -184,13 +207,14 @@ class Hub:
                     self.metrics.fenced.inc()
                     logger.warning("partition %d has a new owner; entry %s left to it",
                                    entry.partition, entry.id)
-                    return
+                    return False
             for delivery in outbox.deliveries:
                 await self._send(delivery, redelivered=entry.redelivered)
             await self.log.ack(entry)
         if entry.work.kind == "message":
             channel = entry.address.split(":", 1)[0]
             self.metrics.child(self.metrics.latency, channel).observe(time.perf_counter() - started)
+        return True
 
     async def _decide_entry(self, entry: Entry) -> list[Delivery]:
         """Run the entry's work with every delivery collected, not sent."""

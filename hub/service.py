@@ -110,6 +110,7 @@ async def _healthz(request: web.Request) -> web.Response:
         health = getattr(stage, "health", None)
         if health is not None:
             components[stage.name] = health()
+    components["ingress"] = await hub.ingress_health()
     healthy = all(c.get("status") == "ok" for c in components.values())
     body = {"status": "ok" if healthy else "degraded", "components": components}
     return web.json_response(body, status=200 if healthy else 503)
@@ -117,6 +118,7 @@ async def _healthz(request: web.Request) -> web.Response:
 
 async def _metrics(request: web.Request) -> web.Response:
     hub = request.app[HUB_KEY]
+    await hub.ingress_health()  # refreshes the lag and pending gauges
     return web.Response(body=hub.metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
@@ -124,9 +126,15 @@ class HubService:
     """Everything ``hub run`` starts, started and stopped in order."""
 
     def __init__(
-        self, config: Config, *, store: Store | None = None, log: IngressLog | None = None
+        self,
+        config: Config,
+        *,
+        store: Store | None = None,
+        log: IngressLog | None = None,
+        reuse_port: bool = False,
     ) -> None:
         self.config = config
+        self.reuse_port = reuse_port  # several `hub run --workers` processes on one port
         self._given_store = store
         self._given_log = log
         self._stack = AsyncExitStack()
@@ -149,7 +157,7 @@ class HubService:
 
     async def _start(self) -> None:
         config = self.config
-        store = self._given_store or open_store(config.store.url)
+        store = self._given_store or open_store(config.store)
         if self._given_store is None:
             self._stack.push_async_callback(store.close)
         metrics = Metrics()
@@ -197,7 +205,8 @@ class HubService:
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         self._stack.push_async_callback(runner.cleanup)
-        site = web.TCPSite(runner, self.config.server.host, self.config.server.port)
+        server = self.config.server
+        site = web.TCPSite(runner, server.host, server.port, reuse_port=self.reuse_port or None)
         await site.start()
         self.port = runner.addresses[0][1]
         self.process.url = self.url

@@ -34,7 +34,8 @@ __all__ = ["Consumer", "ConsumerEvents"]
 
 logger = logging.getLogger(__name__)
 
-Process = Callable[[Entry, Fence], Awaitable[None]]
+Process = Callable[[Entry, Fence], Awaitable[bool]]  # False: the fence did not hold
+RELEASE_GRACE_S = 5.0  # a partition kept out of reads this long, and not released, is read again
 DeadLettered = Callable[[Entry, str], Awaitable[None]]
 
 
@@ -82,16 +83,21 @@ class Consumer:
         self.max_in_flight = max_in_flight
         self.events = events or _Silent()
         self._lanes: Lanes[Entry] = Lanes(self._run)
-        self._in_flight: set[str] = set()
+        self._in_flight: set[tuple[int, str]] = set()  # stream ids repeat across partitions
         self._per_partition: Counter[int] = Counter()
         self._fences: dict[int, Fence] = {}  # the last fence held for each partition
+        self._releasing: dict[int, tuple[int, float]] = {}  # partition -> (read epoch, since)
+        self._read_epoch = 0
         self._reader: asyncio.Task[None] | None = None
+        self._sweeper: asyncio.Task[None] | None = None
+        self.sweep_every_s = 2.0
         self._stopping = False
 
     # -- lifecycle -----------------------------------------------------------------
     async def start(self) -> None:
-        await self.leases.start(self._acquired, self._lost, self._idle)
+        await self.leases.start(self._acquired, self._lost, self._releasable)
         self._reader = asyncio.create_task(self._read_forever(), name="ingress-reader")
+        self._sweeper = asyncio.create_task(self._sweep_forever(), name="ingress-sweeper")
 
     async def stop(self, drain_s: float) -> bool:
         """Stop reading, finish in-flight work for up to ``drain_s``, release the leases.
@@ -100,10 +106,11 @@ class Consumer:
         the log, and the next owner of its partition takes it back.
         """
         self._stopping = True
-        if self._reader is not None:
-            self._reader.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._reader
+        for task in (self._reader, self._sweeper):
+            if task is not None:
+                task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await task
         drained = True
         try:
             await asyncio.wait_for(self._lanes.join(), drain_s)
@@ -132,6 +139,7 @@ class Consumer:
     async def _acquired(self, partition: int, fence: Fence) -> None:
         """A partition is ours: finish the last owner's pending entries first, in order."""
         self._fences[partition] = fence
+        self._releasing.pop(partition, None)
         started = time.monotonic()
         while True:
             try:
@@ -150,19 +158,34 @@ class Consumer:
     async def _lost(self, partition: int) -> None:
         """Nothing to undo: work in flight is refused at commit if someone else took over."""
 
-    def _idle(self, partition: int) -> bool:
-        return self._per_partition[partition] == 0
+    def _releasable(self, partition: int) -> bool:
+        """May the leases give ``partition`` away? Only once no read can still hand out
+        its entries (a read that started before it was set aside has returned) and
+        nothing of it is in flight."""
+        marked = self._releasing.get(partition)
+        if marked is None:
+            self._releasing[partition] = (self._read_epoch, time.monotonic())
+            return False
+        return self._read_epoch > marked[0] and self._per_partition[partition] == 0
+
+    def _readable(self) -> frozenset[int]:
+        now = time.monotonic()
+        for partition, (_, since) in list(self._releasing.items()):
+            if now - since > RELEASE_GRACE_S:
+                del self._releasing[partition]  # not released after all: read it again
+        return self.leases.owned() - self._releasing.keys()
 
     # -- reading -------------------------------------------------------------------
     async def _read_forever(self) -> None:
         pause = 0.1
         while not self._stopping:
-            owned = self.leases.owned()
+            owned = self._readable()
             if not owned or len(self._in_flight) >= self.max_in_flight:
                 await asyncio.sleep(min(self.block_s, 0.05))
                 continue
             try:
                 entries = await self.log.read(owned, self.batch, self.block_s)
+                self._read_epoch += 1
             except StoreError as exc:
                 logger.warning("ingress read failed, retrying in %.1f s: %s", pause, exc)
                 await asyncio.sleep(pause)
@@ -172,10 +195,23 @@ class Consumer:
             for entry in entries:
                 self._push(entry)
 
+    async def _sweep_forever(self) -> None:
+        """Adopt entries stranded in another consumer's pending list on our partitions
+        (a paused ex-owner's read that returned after the takeover)."""
+        while not self._stopping:
+            await asyncio.sleep(self.sweep_every_s)
+            try:
+                stranded = await self.log.adopt(self.leases.owned())
+            except StoreError:
+                continue
+            for entry in stranded:
+                logger.info("adopted stranded entry %s of partition %d", entry.id, entry.partition)
+                self._push(entry)
+
     def _push(self, entry: Entry) -> None:
-        if entry.id in self._in_flight:
+        if (entry.partition, entry.id) in self._in_flight:
             return  # recovered while this process still works on it
-        self._in_flight.add(entry.id)
+        self._in_flight.add((entry.partition, entry.id))
         self._per_partition[entry.partition] += 1
         self._lanes.push(entry.address, entry)
 
@@ -184,7 +220,7 @@ class Consumer:
         try:
             await self._attempt(entry)
         finally:
-            self._in_flight.discard(entry.id)
+            self._in_flight.discard((entry.partition, entry.id))
             self._per_partition[entry.partition] -= 1
             if self._per_partition[entry.partition] <= 0:
                 del self._per_partition[entry.partition]
@@ -199,8 +235,12 @@ class Consumer:
                 await self._give_up(entry, f"failed {entry.deliveries - 1} times")
                 return
             try:
-                await self._process(entry, self._fences[entry.partition])
-                return
+                fence = self._fences[entry.partition]
+                if await self._process(entry, fence):
+                    return
+                if self._fences.get(entry.partition) is fence:
+                    return  # someone else owns it now: theirs to answer
+                continue  # this process owns it again, under a newer fence
             except StoreError as exc:
                 if self._stopping:
                     return  # stays pending for the next owner

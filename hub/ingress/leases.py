@@ -128,7 +128,7 @@ class RedisLeases:
         self.keys = keys or Keys()
         self._on_change = on_change or (lambda kind, partition: None)
         self._locks: dict[int, tuple[Lock, Fence]] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self._callbacks: tuple[Acquired, Lost, Releasable] | None = None
         self.renew_every_s = max(lease_s / 3, 0.05)
         self.look_every_s = min(1.0, self.renew_every_s)
@@ -143,40 +143,52 @@ class RedisLeases:
     async def start(self, on_acquired: Acquired, on_lost: Lost, releasable: Releasable) -> None:
         self._callbacks = (on_acquired, on_lost, releasable)
         with suppress(RedisError, OSError):
-            await self._round(renew=True)
-        self._task = asyncio.create_task(self._maintain(), name="partition-leases")
+            await self._balance()
+        self._tasks = [
+            asyncio.create_task(self._renew_forever(), name="partition-leases-renew"),
+            asyncio.create_task(self._balance_forever(), name="partition-leases-balance"),
+        ]
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await task
+        self._tasks = []
         for partition in list(self._locks):
             await self._release(partition)
         with suppress(RedisError, OSError):
             await self.redis.hdel(self.keys.processes(), self.process.id)
 
-    # -- the loop ------------------------------------------------------------------
-    async def _maintain(self) -> None:
+    # -- the loops -----------------------------------------------------------------
+    async def _renew_forever(self) -> None:
+        """Renewals run on their own, so a slow takeover never lets a lease lapse."""
         renewed = time.monotonic()
         while True:
-            await asyncio.sleep(self.look_every_s)
-            renew = time.monotonic() - renewed >= self.renew_every_s
+            await asyncio.sleep(self.renew_every_s)
             try:
-                await self._round(renew=renew)
+                await self._renew()
+                renewed = time.monotonic()
             except (RedisError, OSError) as exc:
                 logger.warning("partition leases: redis unavailable (%s)", type(exc).__name__)
-                if renew:
-                    await self._lose_all("redis unavailable")
+                if time.monotonic() - renewed >= self.lease_s:  # they have lapsed by now
+                    await self._lose_all("redis unavailable for a whole lease")
             except Exception:
-                logger.exception("partition lease round failed")
-            if renew:
-                renewed = time.monotonic()
+                logger.exception("partition lease renewal failed")
 
-    async def _round(self, *, renew: bool) -> None:
-        if renew:
-            await self._renew()
+    async def _balance_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.look_every_s)
+            try:
+                await self._balance()
+            except (RedisError, OSError) as exc:
+                logger.debug("partition balance skipped: redis unavailable (%s)", exc)
+            except Exception:
+                logger.exception("partition balance round failed")
+
+    async def _balance(self) -> None:
+        """Heartbeat, then move towards a fair share of the partitions."""
         alive = await self._heartbeat()
         target = math.ceil(self.partitions / max(alive, 1))
         if len(self._locks) < target:
@@ -199,18 +211,25 @@ class RedisLeases:
         return alive
 
     async def _renew(self) -> None:
-        for partition, (lock, _) in list(self._locks.items()):
-            try:
-                await lock.reacquire()
-            except LockError:
+        held = list(self._locks.items())
+        results = await asyncio.gather(
+            *(lock.reacquire() for _, (lock, _) in held), return_exceptions=True
+        )
+        for (partition, _), result in zip(held, results, strict=True):
+            if isinstance(result, LockError):
                 await self._lose(partition, "its lease expired")
+            elif isinstance(result, BaseException):
+                raise result
 
     async def _acquire(self, wanted: int) -> None:
         assert self._callbacks is not None
         on_acquired = self._callbacks[0]
         free = await self._free_partitions()
         random.shuffle(free)
+        deadline = time.monotonic() + self.renew_every_s  # leave time for the next look
         for partition in free[:wanted]:
+            if time.monotonic() > deadline:
+                break
             generation = int(await self.redis.incr(self.keys.lease_generation(partition)))
             token = f"{self.process.id}:{generation}"
             lock = Lock(

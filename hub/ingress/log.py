@@ -65,6 +65,10 @@ class IngressLog(Protocol):
         """Take back every pending entry of ``partition`` (a new owner's first step), in order."""
         ...
 
+    async def adopt(self, partitions: Collection[int]) -> list[Entry]:
+        """Take over entries of these partitions pending with any *other* consumer."""
+        ...
+
     async def retry(self, entry: Entry) -> Entry:
         """Count one more delivery of a pending entry that failed here."""
         ...

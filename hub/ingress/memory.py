@@ -82,6 +82,9 @@ class MemoryLog:
         self._pending.update((e.id, e) for e in recovered)
         return recovered
 
+    async def adopt(self, partitions: Collection[int]) -> list[Entry]:
+        return []  # one process, one consumer: nothing is ever stranded
+
     async def retry(self, entry: Entry) -> Entry:
         again = entry.again()
         if entry.id in self._pending:

@@ -159,6 +159,36 @@ class RedisLog:
         entries = self._entries(stream, rows, deliveries)
         return sorted(entries, key=lambda e: tuple(int(part) for part in e.id.split("-")))
 
+    async def adopt(self, partitions: Collection[int]) -> list[Entry]:
+        chosen = sorted(partitions)
+        if not chosen:
+            return []
+        async with redis_errors("adopt"):
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for partition in chosen:
+                    pipe.xpending(self.keys.ingress(partition), GROUP)
+                summaries = await pipe.execute(raise_on_error=False)
+            adopted: list[Entry] = []
+            for partition, summary in zip(chosen, summaries, strict=True):
+                if isinstance(summary, Exception) or not summary.get("pending"):
+                    continue
+                others = [c["name"] for c in summary.get("consumers", ()) if c["name"] != self.consumer]
+                for other in others:
+                    adopted += await self._adopt_from(partition, str(other))
+        return adopted
+
+    async def _adopt_from(self, partition: int, other: str) -> list[Entry]:
+        stream = self.keys.ingress(partition)
+        pending = await self.redis.xpending_range(
+            stream, GROUP, min="-", max="+", count=1000, consumername=other
+        )
+        if not pending:
+            return []
+        ids = [p["message_id"] for p in pending]
+        rows = await self.redis.xclaim(stream, GROUP, self.consumer, 0, ids)
+        deliveries = {str(p["message_id"]): int(p["times_delivered"]) + 1 for p in pending}
+        return self._entries(stream, rows, deliveries)
+
     async def retry(self, entry: Entry) -> Entry:
         async with redis_errors("retry"):
             await self.redis.xclaim(

@@ -42,11 +42,18 @@ class RedisStore:
         self.keys = keys or Keys()
 
     @classmethod
-    def from_url(cls, url: str) -> RedisStore:
-        client = aioredis.Redis.from_url(
-            url, decode_responses=True, socket_timeout=5, socket_connect_timeout=5
+    def from_url(cls, url: str, *, pool_size: int = 64, pool_timeout_s: float = 5.0) -> RedisStore:
+        """A client on a blocking pool: under load a call waits for a free connection
+        (up to ``pool_timeout_s``) instead of failing with "Too many connections"."""
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url,
+            max_connections=pool_size,
+            timeout=pool_timeout_s,
+            decode_responses=True,
+            socket_timeout=5,
+            socket_connect_timeout=5,
         )
-        return cls(client)
+        return cls(aioredis.Redis(connection_pool=pool))
 
     # -- dedupe ------------------------------------------------------------------
     async def claim(self, key: str, ttl_s: float) -> bool:

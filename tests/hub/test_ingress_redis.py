@@ -124,8 +124,8 @@ async def test_a_dead_processes_partitions_expire_and_move(client: aioredis.Redi
     await a.start(_noop, _noop, lambda p: True)
     await b.start(_noop, _noop, lambda p: True)
     await _balanced([a, b])
-    assert a._task is not None
-    a._task.cancel()  # a freezes: no renewals, no release
+    for task in a._tasks:
+        task.cancel()  # a freezes: no renewals, no release
     started = asyncio.get_running_loop().time()
     while len(b.owned()) < PARTITIONS:
         await asyncio.sleep(0.05)
@@ -147,3 +147,32 @@ async def test_one_leader_at_a_time_and_it_moves_when_the_holder_stops(
     await asyncio.wait_for(waiting, 3)
     assert second.leading and not first.leading
     await second.stop()
+
+
+async def test_entries_with_the_same_id_in_two_partitions_are_both_processed(
+    log: RedisLog, client: aioredis.Redis
+) -> None:
+    """Stream ids are unique per stream only: the consumer must not take one for another."""
+    from hub.ingress import Consumer, LocalLeases
+
+    same = "1700000000000-0"
+    for partition, text in ((1, "one"), (2, "two")):
+        entry = Work.of_message(InboundMessage("webchat", text, "u", text, text))
+        await client.xadd(Keys().ingress(partition), {"w": entry.dumps()}, id=same)
+    done: list[str] = []
+
+    async def process(entry, fence) -> bool:  # type: ignore[no-untyped-def]
+        done.append(entry.work.message().text)
+        await log.ack(entry)
+        return True
+
+    consumer = Consumer(log, LocalLeases(PARTITIONS), process, dead_lettered=_noop)
+    await consumer.start()
+    try:
+        for _ in range(100):
+            if len(done) == 2:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        await consumer.stop(1)
+    assert sorted(done) == ["one", "two"]
