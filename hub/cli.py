@@ -136,10 +136,19 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    """Everything `hub run` would load: the config, then :func:`hub.preflight.preflight`."""
+    from hub.preflight import preflight
+
     try:
         config = load_config(args.config)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
+        return 1
+    checked = preflight(config)
+    for warning in checked.warnings:
+        print(warning, file=sys.stderr)
+    if not checked.ok:
+        print(ConfigError(list(checked.errors)), file=sys.stderr)
         return 1
     print(f"{args.config}: OK ({len(config.rules)} rules, {len(config.llm.tiers)} LLM tiers)")
     return 0

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from flows.config import ActionConfig, FlowsConfig
 from hub.errors import ConfigError, ConfigProblem
+from hub.messages import MessagesConfig
 
 __all__ = [
     "ButtonConfig",
@@ -30,6 +31,7 @@ __all__ = [
     "LLMConfig",
     "LLMModelConfig",
     "LLMTierConfig",
+    "MessagesConfig",
     "RuleConfig",
     "ServerConfig",
     "SlackConfig",
@@ -37,6 +39,8 @@ __all__ = [
     "TelegramConfig",
     "WebchatConfig",
     "load_config",
+    "missing_secret",
+    "required_secret",
     "secret",
 ]
 
@@ -228,43 +232,57 @@ class LLMConfig(Section):
         return self
 
 
+# A customer asks for a person when one of these phrases occurs in the message
+# (whole words, any case)...
 DEFAULT_REQUEST_PHRASES = (
-    "talk to a person",
-    "talk to a human",
-    "speak to a person",
-    "speak to a human",
-    "real person",
-    "human agent",
-    "live agent",
-    "customer service agent",
+    "talk to a person", "talk to a human", "speak to a person", "speak to a human",
+    "talk with a person", "talk with a human", "speak with a person", "speak with a human",
+    "chat with a person", "chat with a human", "talk to someone", "talk to somebody",
+    "speak to someone", "speak to somebody", "speak with someone", "talk with someone",
+    "talk to an agent", "speak to an agent", "speak with an agent", "chat with an agent",
+    "talk to a representative", "speak to a representative", "talk to a manager",
+    "speak to a manager", "speak to your manager", "talk to customer service",
+    "speak to customer service", "talk to a real", "speak to a real", "talk to an actual",
+    "real person", "real human", "actual person", "actual human", "live person", "human being",
+    "human agent", "live agent", "support agent", "customer service agent",
+    "customer service representative", "customer service rep", "a human please",
+    "get me a human", "get me a person", "get me an agent", "get me someone",
+    "connect me to", "connect me with", "transfer me to", "put me through to",
+    "someone from your team",
 )
+# ...or when the message is only these words with request words around them
+# ("agent please", "operator!", "can I get a human", "I need someone").
+DEFAULT_REQUEST_WORDS = (
+    "human", "humans", "person", "people", "agent", "representative", "rep", "operator",
+    "someone", "somebody", "anyone", "anybody", "manager", "supervisor", "staff", "team",
+    "customer service", "customer support",
+)
+# [handoff] keys that moved to [messages] (old name -> new name), still read from [handoff].
+MOVED_TO_MESSAGES = {
+    "queue_message": "queued",
+    "expected_wait": "expected_wait",
+    "after_hours_message": "after_hours",
+    "resolved_message": "resolved",
+    "returned_message": "returned",
+    "offer_button": "offer_button",
+}
+
 
 
 class HandoffConfig(Section):
     agents_channel: str = ""
     agents: tuple[str, ...] = ()
     request_phrases: tuple[str, ...] = DEFAULT_REQUEST_PHRASES
+    request_words: tuple[str, ...] = DEFAULT_REQUEST_WORDS
     offer_after_failures: Annotated[int, Field(ge=1)] = 2
     note_prefix: str = "note:"
     remind_after_s: Annotated[float, Field(gt=0)] = 300.0
     transcript_lines: Annotated[int, Field(ge=0)] = 10
     sentiment: bool = False
     sentiment_threshold: Annotated[float, Field(ge=-1.0, le=0.0)] = -0.5
-    queue_message: str = (
-        "I've passed this on to our support team. A person will answer here, "
-        "usually within {wait}."
-    )
-    expected_wait: str = "15 minutes"
-    resolved_message: str = "Your conversation was marked as resolved. Write again any time."
-    returned_message: str = "You're back with the assistant. How can I help?"
-    offer_button: Annotated[str, Field(min_length=1)] = "Talk to a person"
     business_hours: str = ""  # "09:00-17:00" in ``timezone``; empty means always staffed
     business_days: tuple[Annotated[int, Field(ge=1, le=7)], ...] = (1, 2, 3, 4, 5)
     timezone: str = "UTC"
-    after_hours_message: str = (
-        "Our team is away right now (we answer {hours}). A person will reply here "
-        "when we're back."
-    )
 
     @field_validator("business_hours")
     @classmethod
@@ -297,9 +315,31 @@ class Config(Section):
     kb: KBConfig = KBConfig()
     llm: LLMConfig = LLMConfig()
     handoff: HandoffConfig = HandoffConfig()
+    messages: MessagesConfig = MessagesConfig()
     flows: FlowsConfig = FlowsConfig()
     actions: dict[str, ActionConfig] = {}
     source: Path | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _handoff_texts_moved(cls, data: Any) -> Any:
+        """The texts that were [handoff] keys are [messages] keys; old files still work."""
+        if not isinstance(data, dict) or not isinstance(data.get("handoff"), dict):
+            return data
+        handoff = dict(data["handoff"])
+        messages = data.get("messages")
+        messages = dict(messages) if isinstance(messages, dict) else messages
+        for old, new in MOVED_TO_MESSAGES.items():
+            if old not in handoff or not isinstance(messages, dict | None):
+                continue
+            messages = messages or {}
+            if new in messages:
+                raise ValueError(f"handoff.{old} is now messages.{new}: set only messages.{new}")
+            messages[new] = handoff.pop(old)
+        moved = {**data, "handoff": handoff}
+        if messages:
+            moved["messages"] = messages
+        return moved
 
     @model_validator(mode="after")
     def _unique_rule_names(self) -> Config:
@@ -357,6 +397,19 @@ def secret(env_name: str | None) -> str | None:
     if not env_name:
         return None
     return os.environ.get(env_name) or None
+
+
+def missing_secret(file: str, key: str, env_name: str) -> ConfigProblem:
+    """The problem of an unset secret, in the words ``hub run`` and ``hub check`` share."""
+    return ConfigProblem(file, key, f"environment variable {env_name} is not set")
+
+
+def required_secret(file: str, key: str, env_name: str) -> str:
+    """The secret in ``$env_name``; a ConfigError naming ``key`` when it is not set."""
+    value = secret(env_name)
+    if value is None:
+        raise ConfigError([missing_secret(file, key, env_name)])
+    return value
 
 
 # -- error reporting ---------------------------------------------------------

@@ -4,6 +4,7 @@ HubError
  ├── ConfigError          config.toml (or the FAQ file) is invalid; names file, key and line
  ├── StoreError           the store (memory or Redis) failed
  │    └── StoreUnavailable    Redis is unreachable
+ │         └── HubDraining     this process is shutting down; send the work elsewhere
  ├── DeliveryError        a message could not be delivered to a channel
  │    └── PermanentDeliveryError  it never will be (bot blocked, channel not found)
  └── ProviderError        an LLM provider failed, timed out or declined
@@ -12,11 +13,13 @@ HubError
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 __all__ = [
     "ConfigError",
     "ConfigProblem",
     "DeliveryError",
+    "HubDraining",
     "HubError",
     "PermanentDeliveryError",
     "ProviderError",
@@ -31,17 +34,22 @@ class HubError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class ConfigProblem:
-    """One thing wrong with a config file: where, and what."""
+    """One thing wrong with a config file: where, and what.
+
+    A ``warning`` does not stop the hub (``hub check`` prints it and exits 0).
+    """
 
     file: str
     key: str
     message: str
     line: int | None = None
+    level: Literal["error", "warning"] = "error"
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
         key = f" {self.key}:" if self.key else ""
-        return f"{where}:{key} {self.message}"
+        level = " warning:" if self.level == "warning" else ""
+        return f"{where}:{key}{level} {self.message}"
 
 
 class ConfigError(HubError):
@@ -58,6 +66,11 @@ class StoreError(HubError):
 
 class StoreUnavailable(StoreError):
     """The store cannot be reached (Redis down or refusing connections)."""
+
+
+class HubDraining(StoreUnavailable):
+    """This process stopped taking work (SIGTERM): the platform or page should retry,
+    and reaches another process. Adapters treat it as an unavailable store."""
 
 
 class DeliveryError(HubError):

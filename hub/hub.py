@@ -50,9 +50,6 @@ TRANSCRIPT_LOOKBACK = 50  # how far back a redelivered entry looks for what it a
 
 TYPING_DELAY_S = 0.15  # show "typing" only for answers slower than this
 
-APOLOGY = "Sorry, something went wrong on our side. Please try again in a moment."
-
-
 async def errors_middleware(handler: Handler, turn: Turn) -> Decision:
     """Outermost: an exception becomes an apology and a logged error, never a drop.
 
@@ -68,7 +65,7 @@ async def errors_middleware(handler: Handler, turn: Turn) -> Decision:
         return Decision(
             stage="error",
             reason=f"{type(exc).__name__} while deciding",
-            text=APOLOGY,
+            text=turn.config.messages.apology,
             helped=False,
         )
 
@@ -396,7 +393,8 @@ class Hub:
         if adapter is None:
             return
         try:
-            await adapter.send(OutboundMessage.reply(message, APOLOGY, sender="system"))
+            apology = self.config.messages.apology
+            await adapter.send(OutboundMessage.reply(message, apology, sender="system"))
         except Exception:
             logger.exception("could not even apologise on %s", message.channel)
 

@@ -28,6 +28,7 @@ from hub.hub import Hub
 from hub.ingress import IngressLog, LocalLeases, ProcessInfo, new_process_id
 from hub.ingress.setup import open_ingress
 from hub.metrics import CONTENT_TYPE_LATEST, Metrics
+from hub.preflight import preflight
 from hub.stages import Stage
 from hub.store import Store, open_store
 from hub.watch import FileWatcher
@@ -157,6 +158,9 @@ class HubService:
 
     async def _start(self) -> None:
         config = self.config
+        checked = preflight(config)  # the same checks as `hub check`, before anything opens
+        checked.log_warnings()
+        checked.raise_errors()
         store = self._given_store or open_store(config.store)
         if self._given_store is None:
             self._stack.push_async_callback(store.close)

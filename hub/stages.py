@@ -148,9 +148,10 @@ class StageChain:
             decision = await stage(turn)
             if decision is not None:
                 return decision
+        messages = turn.config.messages
         return Decision(
             stage="none",
             reason="no stage answered",
-            text="Sorry, I can't help with that here.",
+            text=messages.with_contact(messages.cannot_help),
             helped=False,
         )

@@ -20,9 +20,11 @@ from typing import Any
 from hub.config import Config, LLMConfig, LLMTierConfig
 from hub.envelope import Button
 from hub.logs import add_scrubber
+from hub.messages import MessageTexts, fill
 from hub.metrics import Metrics
 from hub.stages import Decision, HandoffRequest, Turn
 from hub.store import Store
+from hub.text import fold
 from providers.budget import Ledger
 from providers.cache import AnswerCache, CachedAnswer, cache_key
 from providers.complexity import Complexity, pick_tier, score_turn
@@ -38,15 +40,6 @@ __all__ = ["LLMStage"]
 
 logger = logging.getLogger(__name__)
 
-ALL_FAILED = "I couldn't find a good answer to that, so I'm passing you to a person."
-OVER_BUDGET = (
-    "I've answered as much as I can in this chat, so I'm passing you to a person who can help."
-)
-REFUSAL = (
-    "I'm sorry, I can't give {topic} advice. For anything about your account or orders "
-    "I'm happy to help, or a person from our team can take it from here."
-)
-TALK_TO_A_PERSON = Button("Talk to a person", "talk to a person")
 _HOLD_BACK_WORDS = 8
 
 
@@ -113,10 +106,10 @@ class LLMStage:
     async def _decide(self, turn: Turn, config: LLMConfig, router: TierRouter) -> Decision | None:
         topic = refused_topic(turn.message.text, config.refuse_topics)
         if topic is not None:
-            return _refusal(topic)
+            return _refusal(topic, turn.config.messages)
         await turn.load_history()
         if await self.ledger.conversation_over(config, turn.conversation.id):
-            return _over_budget(config)
+            return _over_budget(config, turn.config.messages)
         daily = await self.ledger.daily_state(config)
         if daily == "spent":
             turn.note(f"llm: skipped, daily budget of ${config.daily_budget_usd:.2f} spent")
@@ -194,7 +187,7 @@ class LLMStage:
                 break
             escalated = True
             order = higher[:1]
-        return _all_failed(attempts, complexity)
+        return _all_failed(attempts, complexity, turn.config.messages)
 
     async def _complete(
         self, router: TierRouter, tier: LLMTierConfig, messages: list[dict[str, Any]],
@@ -260,23 +253,23 @@ def _streamer(turn: Turn, secrets: tuple[str, ...]) -> Callable[[str], Awaitable
 # -- decisions -----------------------------------------------------------------------
 
 
-def _refusal(topic: str) -> Decision:
+def _refusal(topic: str, texts: MessageTexts) -> Decision:
     return Decision(
         stage="llm",
         reason=f"refused topic {topic!r}",
-        text=REFUSAL.format(topic=topic),
-        buttons=(TALK_TO_A_PERSON,),
+        text=fill(texts.llm_refusal, topic=topic),
+        buttons=(Button(texts.offer_button, fold(texts.offer_button)),),
         details={"refused_topic": topic},
         helped=False,
     )
 
 
-def _over_budget(config: LLMConfig) -> Decision:
+def _over_budget(config: LLMConfig, texts: MessageTexts) -> Decision:
     limit = config.conversation_budget_usd
     return Decision(
         stage="llm",
         reason=f"conversation budget of ${limit:.2f} reached",
-        text=OVER_BUDGET,
+        text=texts.llm_over_budget,
         details={"budget": "conversation", "limit_usd": limit},
         handoff=HandoffRequest(reason=f"llm: conversation budget of ${limit:.2f} reached"),
         helped=False,
@@ -328,12 +321,12 @@ def _cached_decision(cached: CachedAnswer, complexity: Complexity) -> Decision:
     )
 
 
-def _all_failed(attempts: _Attempts, complexity: Complexity) -> Decision:
+def _all_failed(attempts: _Attempts, complexity: Complexity, texts: MessageTexts) -> Decision:
     why = "; ".join(attempts.failures) or "no tier answered"
     return Decision(
         stage="llm",
         reason=f"no tier could answer (score {complexity.score:.2f}): {why}",
-        text=ALL_FAILED,
+        text=texts.llm_failed,
         details={
             "score": complexity.score,
             "tokens_in": attempts.tokens_in,

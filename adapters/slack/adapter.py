@@ -51,13 +51,13 @@ from adapters.slack.inbound import (
 from adapters.slack.outbound import post
 from adapters.slack.users import UserNames
 from hub.adapter import Ingress
-from hub.config import Config, SlackConfig, secret
+from hub.config import Config, SlackConfig, required_secret, secret
 from hub.envelope import InboundMessage, OutboundMessage
 from hub.errors import ConfigError, ConfigProblem, StoreUnavailable
 from hub.locks import KeyedLocks
 from hub.store import Store
 
-__all__ = ["ActionHandler", "AgentEventHandler", "SlackAdapter"]
+__all__ = ["ActionHandler", "AgentEventHandler", "SlackAdapter", "secret_problems"]
 
 logger = logging.getLogger(__name__)
 
@@ -316,11 +316,18 @@ class SlackAdapter:
             logger.error("slack handler failed", exc_info=task.exception())
 
 
+def secret_problems(config: Config) -> list[ConfigProblem]:
+    """What :meth:`SlackAdapter.from_config` would refuse, for ``hub check`` and ``hub run``."""
+    section, file = config.channels.slack, str(config.source or "config.toml")
+    second = "app_token_env" if section.mode == "socket" else "signing_secret_env"
+    problems: list[ConfigProblem] = []
+    for key in ("bot_token_env", second):
+        try:
+            _required_secret(file, key, getattr(section, key))
+        except ConfigError as exc:
+            problems += exc.problems
+    return problems
+
+
 def _required_secret(file: str, key: str, env_name: str) -> str:
-    value = secret(env_name)
-    if not value:
-        raise ConfigError([
-            ConfigProblem(file, f"channels.slack.{key}",
-                          f"environment variable {env_name} is not set")
-        ])
-    return value
+    return required_secret(file, f"channels.slack.{key}", env_name)

@@ -40,7 +40,7 @@ from aiogram.exceptions import (
 )
 from aiogram.methods import SendMessage
 from aiogram.types import Update
-from aiogram.utils.token import TokenValidationError
+from aiogram.utils.token import TokenValidationError, validate_token
 from aiohttp import web
 from pydantic import ValidationError
 
@@ -54,7 +54,7 @@ from adapters.telegram.convert import (
 from adapters.telegram.polling import Backoff, Poller
 from adapters.telegram.ratelimit import SendPacer
 from hub.adapter import Ingress
-from hub.config import TelegramConfig, secret
+from hub.config import Config, TelegramConfig, required_secret
 from hub.envelope import Button, InboundMessage, OutboundMessage
 from hub.errors import (
     ConfigError,
@@ -66,7 +66,7 @@ from hub.errors import (
 from hub.locks import KeyedLocks
 from hub.store import Store
 
-__all__ = ["SECRET_HEADER", "TelegramAdapter", "build_bot"]
+__all__ = ["SECRET_HEADER", "TelegramAdapter", "build_bot", "secret_problems"]
 
 logger = logging.getLogger(__name__)
 
@@ -126,17 +126,11 @@ class TelegramAdapter:
         cls, config: TelegramConfig, ingress: Ingress, store: Store, *, file: str = "config.toml"
     ) -> TelegramAdapter:
         """Read the token (and webhook secret) from the environment and build the Bot."""
-        token = secret(config.token_env)
-        if token is None:
-            raise _config_error(file, "token_env", f"set the bot token in ${config.token_env}")
+        token = _bot_token(config, file)
         webhook_secret = None
         if config.mode == "webhook":
             webhook_secret = _webhook_secret(config, file)
-        try:
-            bot = build_bot(token, config.api_base)
-        except TokenValidationError:
-            message = f"${config.token_env} is not a bot token (expected 123456:ABC...)"
-            raise _config_error(file, "token_env", message) from None
+        bot = build_bot(token, config.api_base)
         return cls(config, ingress, store, bot, webhook_secret=webhook_secret, config_file=file)
 
     # -- lifecycle -------------------------------------------------------------------
@@ -378,12 +372,31 @@ def _callback_key(short: str) -> str:
     return f"telegram:cb:{short}"
 
 
+def secret_problems(config: Config) -> list[ConfigProblem]:
+    """What :meth:`TelegramAdapter.from_config` would refuse, for ``hub check`` and ``hub run``."""
+    section, file = config.channels.telegram, str(config.source or "config.toml")
+    readers = [_bot_token, _webhook_secret] if section.mode == "webhook" else [_bot_token]
+    problems: list[ConfigProblem] = []
+    for read in readers:
+        try:
+            read(section, file)
+        except ConfigError as exc:
+            problems += exc.problems
+    return problems
+
+
+def _bot_token(config: TelegramConfig, file: str) -> str:
+    token = required_secret(file, "channels.telegram.token_env", config.token_env)
+    try:
+        validate_token(token)
+    except TokenValidationError:
+        message = f"${config.token_env} is not a bot token (expected 123456:ABC...)"
+        raise _config_error(file, "token_env", message) from None
+    return token
+
+
 def _webhook_secret(config: TelegramConfig, file: str) -> str:
-    value = secret(config.secret_token_env)
-    if value is None:
-        raise _config_error(
-            file, "secret_token_env", f"webhook mode needs a secret token in ${config.secret_token_env}"
-        )
+    value = required_secret(file, "channels.telegram.secret_token_env", config.secret_token_env)
     if not SECRET_SHAPE.match(value):
         raise _config_error(
             file, "secret_token_env", "the secret token must be 1-256 characters of A-Z, a-z, 0-9, _ and -"

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from typing import TYPE_CHECKING, Any
 
-from hub.config import HandoffConfig
+from hub.config import Config, HandoffConfig
 from hub.conversation import Conversation
 from hub.envelope import InboundMessage, OutboundMessage
 from hub.errors import DeliveryError
@@ -54,8 +54,13 @@ class HandoffDesk:
 
     @property
     def config(self) -> HandoffConfig:
+        return self.hub_config.handoff
+
+    @property
+    def hub_config(self) -> Config:
+        """The hub's whole config (``[messages]`` and ``[handoff]``), as of now."""
         assert self.hub is not None, "desk not connected"
-        return self.hub.config.handoff
+        return self.hub.config
 
     @property
     def available(self) -> bool:
@@ -128,7 +133,7 @@ class HandoffDesk:
             escalation = await self._announce(escalation)
         logger.info("conversation %s handed off: %s", conversation.id, request.reason)
         if reply_to is not None:
-            text = queue_text(self.config)
+            text = queue_text(self.hub_config)
             await self._tell(escalation, text, sender="system", reply_to=reply_to.message_id)
         return escalation
 
@@ -240,7 +245,8 @@ class HandoffDesk:
             await self._save(escalation)
             resolved = status == "resolved"
             await self._set_status(conversation_id, status="resolved" if resolved else "bot", failures=0)
-        text = self.config.resolved_message if resolved else self.config.returned_message
+        texts = self.hub_config.messages
+        text = texts.resolved if resolved else texts.returned
         await self._tell(escalation, text, sender="system")
         what = "Resolved" if resolved else "Returned to the bot"
         await self._notice(escalation, f"{what} by {agent.name}.")
@@ -272,7 +278,7 @@ class HandoffDesk:
         await self._save(escalation)
         minutes = max(1, round((now - escalation.created_at) / 60))
         await self._notice(escalation, f"Still waiting for an agent ({minutes} min). Can someone claim it?", loud=True)
-        await self._tell(escalation, queue_text(self.config), sender="system")
+        await self._tell(escalation, queue_text(self.hub_config), sender="system")
         return True
 
     @asynccontextmanager

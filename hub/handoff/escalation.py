@@ -10,20 +10,16 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
-from hub.config import HandoffConfig
+from hub.config import Config, HandoffConfig
 from hub.conversation import TranscriptEntry
 from hub.envelope import InboundMessage
+from hub.messages import MessageTexts, fill
 
 __all__ = ["Agent", "AgentBoard", "Escalation", "queue_text", "staffed"]
 
 
 EscalationStatus = Literal["waiting", "claimed", "resolved", "returned"]
 
-CANNOT_HELP = "Sorry, I can't help with that. Could you rephrase your question?"
-NO_AGENTS = (
-    "Sorry, there is no one from the team on this channel, so I'll do my best: "
-    "could you tell me a little more about what you need?"
-)
 OPEN_KEY = "handoff:open"
 
 
@@ -108,12 +104,6 @@ def thread_key(board_channel: str, thread: str) -> str:
     return f"handoff:thread:{board_channel}:{thread}"
 
 
-def _fill(template: str, **values: str) -> str:
-    for name, value in values.items():
-        template = template.replace("{" + name + "}", value)
-    return template
-
-
 def staffed(config: HandoffConfig, now: datetime | None = None) -> bool:
     """Inside business hours (always, when none are configured)."""
     if not config.business_hours:
@@ -123,8 +113,14 @@ def staffed(config: HandoffConfig, now: datetime | None = None) -> bool:
     return local.isoweekday() in config.business_days and start <= local.strftime("%H:%M") < end
 
 
-def queue_text(config: HandoffConfig, now: datetime | None = None) -> str:
-    """What the customer is told while waiting: the wait, or the business hours."""
-    if staffed(config, now):
-        return _fill(config.queue_message, wait=config.expected_wait)
-    return _fill(config.after_hours_message, hours=config.business_hours)
+def queue_text(
+    config: Config, now: datetime | None = None, texts: MessageTexts | None = None
+) -> str:
+    """What the customer is told while waiting: the wait, or the business hours.
+
+    ``texts``: the ``[messages]`` of the customer's language (default: the default table).
+    """
+    texts = texts or config.messages
+    if staffed(config.handoff, now):
+        return fill(texts.queued, wait=texts.expected_wait)
+    return fill(texts.after_hours, hours=config.handoff.business_hours)

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import replace
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from hub.config import HandoffConfig
+from hub.config import Config, HandoffConfig
 from hub.envelope import Button
 from hub.handoff.desk import HandoffDesk
-from hub.handoff.escalation import CANNOT_HELP, NO_AGENTS
+from hub.messages import MessagesConfig
 from hub.sentiment import SentimentScorer
 from hub.stages import Decision, HandoffRequest, Turn
 from hub.text import fold, phrase_regex
@@ -41,16 +42,16 @@ class HandoffGate:
         if why is None:
             return None
         if not self.desk.available:
-            return Decision(stage="handoff", reason=f"{why}; no agents", text=NO_AGENTS, helped=False)
+            text = turn.config.messages.no_person(asked=True)
+            return Decision(stage="handoff", reason=f"{why}; no agents", text=text, helped=False)
         return Decision(stage="handoff", reason=why, handoff=HandoffRequest(reason=why))
 
     def _wants_person(self, turn: Turn) -> str | None:
         config = turn.config.handoff
         folded = turn.folded
-        if folded == _folded_button(config.offer_button):
+        if folded in _folded_buttons(turn.config.messages):
             return "customer pressed the button for a person"
-        phrases = phrase_regex(config.request_phrases)
-        if phrases is not None and phrases.search(folded):
+        if asks_for_person(folded, config):
             return "customer asked for a person"
         if config.sentiment and self.desk.available:
             score = self._sentiment.score(turn.message.text)
@@ -78,21 +79,63 @@ class HandoffStage:
                 handoff=HandoffRequest(reason="the bot had no answer"),
                 helped=False,
             )
+        text = turn.config.messages.with_contact(turn.config.messages.cannot_help)
         return Decision(
-            stage=self.name, reason="no stage could answer; no agents", text=CANNOT_HELP, helped=False
+            stage=self.name, reason="no stage could answer; no agents", text=text, helped=False
         )
 
 
+# Words that may surround a request word in a message that asks only for a person:
+# "can I get a human please", "I need to talk to someone now", "agent pls".
+_FILLERS = frozenset(
+    "a an the some one please pls plz plse now asap right away just only i i'd id i'm im "
+    "me we want wanna need would like to talk speak chat with get give have let can could "
+    "may you u your connect transfer put through is there real live actual proper being "
+    "from of ok okay hello hi hey yes again still".split()
+)
+_TOKEN = re.compile(r"\w+(?:'\w+)*")
+
+
+def asks_for_person(folded: str, config: HandoffConfig) -> bool:
+    """A request phrase anywhere, or a message of request words and fillers only.
+
+    ``folded`` is the message folded (:func:`hub.text.fold`). Questions about the
+    bot ("is a human reading this?", "are you a person?") do not count: they
+    have words of their own, and the bot can answer them.
+    """
+    phrases = phrase_regex(config.request_phrases)
+    if phrases is not None and phrases.search(folded):
+        return True
+    words = _words_regex(config.request_words)
+    tokens = _TOKEN.findall(folded.replace("\u2019", "'"))
+    if words is None or not tokens or len(tokens) > 12:
+        return False
+    rest = " ".join(t for t in tokens if t not in _FILLERS)
+    return bool(rest) and words.fullmatch(rest) is not None
+
+
+@lru_cache(maxsize=16)
+def _words_regex(words: tuple[str, ...]) -> re.Pattern[str] | None:
+    """Request words one after another: "human", "customer service agent"."""
+    folded = sorted({" ".join(fold(w).split()) for w in words if fold(w)}, key=len, reverse=True)
+    if not folded:
+        return None
+    one = "(?:" + "|".join(map(re.escape, folded)) + ")"
+    return re.compile(f"{one}(?: {one})*")
+
+
 @lru_cache(maxsize=8)
-def _folded_button(label: str) -> str:
-    return fold(label)
+def _folded_buttons(messages: MessagesConfig) -> frozenset[str]:
+    """The "talk to a person" button's label, folded, in every language."""
+    labels = [messages.offer_button]
+    labels += [messages.for_language(lang).offer_button for lang in messages.languages]
+    return frozenset(fold(label) for label in labels)
 
 
-def _asks_for_person(button: Button, config: HandoffConfig) -> bool:
+def _asks_for_person(button: Button, config: Config) -> bool:
     """Does pressing ``button`` already ask for a person (e.g. the LLM's own offer)?"""
     value = fold(button.value)
-    phrases = phrase_regex(config.request_phrases)
-    return value == fold(config.offer_button) or bool(phrases and phrases.search(value))
+    return value in _folded_buttons(config.messages) or asks_for_person(value, config.handoff)
 
 
 def offer_middleware(desk: HandoffDesk) -> Middleware:
@@ -104,9 +147,10 @@ def offer_middleware(desk: HandoffDesk) -> Middleware:
         due = turn.conversation.failures + 1 >= config.offer_after_failures
         if not (due and decision.text and not decision.helped and decision.handoff is None):
             return decision
-        if not desk.available or any(_asks_for_person(b, config) for b in decision.buttons):
+        if not desk.available or any(_asks_for_person(b, turn.config) for b in decision.buttons):
             return decision
-        button = Button(config.offer_button, config.offer_button)
+        label = turn.config.messages.offer_button
+        button = Button(label, label)
         return replace(decision, buttons=(*decision.buttons, button))
 
     return offer
@@ -123,7 +167,7 @@ def unstaffed_middleware(desk: HandoffDesk) -> Middleware:
         return replace(
             decision,
             reason=f"{decision.reason}; no agents to hand off to",
-            text=NO_AGENTS,
+            text=turn.config.messages.no_person(asked=False),
             handoff=None,
             helped=False,
         )

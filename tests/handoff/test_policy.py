@@ -99,12 +99,12 @@ async def test_talk_to_a_person_is_offered_after_two_unhelpful_answers(slack: Fa
 
 
 def test_queue_text_outside_business_hours() -> None:
-    config = make_config(handoff={"business_hours": "09:00-17:00", "timezone": "Europe/Paris",
-                                  "expected_wait": "10 minutes"}).handoff
+    config = make_config(handoff={"business_hours": "09:00-17:00", "timezone": "Europe/Paris"},
+                         messages={"expected_wait": "10 minutes"})
     tuesday_noon_paris = datetime(2026, 3, 3, 11, 0, tzinfo=UTC)
     tuesday_night_paris = datetime(2026, 3, 3, 22, 0, tzinfo=UTC)
     saturday_noon_paris = datetime(2026, 3, 7, 11, 0, tzinfo=UTC)
     assert "10 minutes" in queue_text(config, tuesday_noon_paris)
     assert "09:00-17:00" in queue_text(config, tuesday_night_paris)
     assert "09:00-17:00" in queue_text(config, saturday_noon_paris)
-    assert "15 minutes" in queue_text(make_config().handoff, tuesday_night_paris)  # no hours: always
+    assert "15 minutes" in queue_text(make_config(), tuesday_night_paris)  # no hours: always

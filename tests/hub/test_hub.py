@@ -7,7 +7,7 @@ import asyncio
 from hub.config import Config
 from hub.envelope import InboundMessage
 from hub.errors import PermanentDeliveryError
-from hub.hub import APOLOGY, Hub
+from hub.hub import Hub
 from hub.stages import Decision, Turn
 from hub.store import MemoryStore
 from routing.rules import RuleStage
@@ -86,7 +86,7 @@ async def test_a_failing_stage_becomes_an_apology_not_a_silence() -> None:
     hub, channel = make_hub(Broken())
     await hub.submit(msg("anything", "1"))
     await hub.drain()
-    assert channel.texts == [APOLOGY]
+    assert channel.texts == [Config().messages.apology]
     assert hub.metrics.decisions.labels("error")._value.get() == 1
 
 
