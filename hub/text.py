@@ -65,16 +65,26 @@ def _is_accent_of(base: str) -> bool:
 @lru_cache(maxsize=1024)
 def phrase_regex(phrases: tuple[str, ...]) -> re.Pattern[str] | None:
     """One regex matching any phrase as whole words (see the module docstring), on folded text."""
-    parts = [_phrase_part(fold(p)) for p in phrases if fold(p)]
-    if not parts:
+    groups: dict[tuple[bool, bool], list[str]] = {}
+    for phrase in phrases:
+        folded = fold(phrase)
+        if folded:
+            ends = (_spaced(folded[0]), _spaced(folded[-1]))
+            groups.setdefault(ends, []).append(r"\s+".join(map(re.escape, folded.split())))
+    if not groups:
         return None
+    # One lookaround per group, not per phrase: a lookbehind in front of every
+    # alternative costs ten times more on each message.
+    return re.compile("|".join(_group(head, tail, parts) for (head, tail), parts in groups.items()))
+
+
+def _spaced(char: str) -> bool:
+    return _IS_SPACED_WORD.match(char) is not None
+
+
+def _group(head: bool, tail: bool, parts: list[str]) -> str:
+    """Phrases with the same ends: a word boundary at an end only between spaced words."""
     parts.sort(key=len, reverse=True)
-    return re.compile("|".join(parts))
-
-
-def _phrase_part(folded: str) -> str:
-    """The phrase's regex: flexible spacing, a word boundary at an end only between spaced words."""
-    body = r"\s+".join(map(re.escape, folded.split()))
-    head = f"(?<!{_SPACED_WORD})" if _IS_SPACED_WORD.match(folded[0]) else ""
-    tail = f"(?!{_SPACED_WORD})" if _IS_SPACED_WORD.match(folded[-1]) else ""
-    return f"{head}(?:{body}){tail}"
+    before = f"(?<!{_SPACED_WORD})" if head else ""
+    after = f"(?!{_SPACED_WORD})" if tail else ""
+    return f"{before}(?:{'|'.join(parts)}){after}"
