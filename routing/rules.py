@@ -1,7 +1,8 @@
 """Keyword rules from config.toml: the first and cheapest stage.
 
 A rule matches when any of its ``keywords`` occurs as whole words (case- and
-accent-insensitive) and its ``pattern`` regex matches (case-insensitive); a
+accent-insensitive; in Chinese, Japanese or Thai, inside the text: see
+:mod:`hub.text`) and its ``pattern`` regex matches (case-insensitive); a
 rule with only one of the two needs only that one. Rules run by descending
 ``priority``, then file order. ``tag`` rules add tags and let later rules run;
 ``route`` rules force an LLM tier and ``flow`` rules ask the flows stage to
