@@ -157,6 +157,11 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_ask(args: argparse.Namespace) -> int:
     config = _load(args.config)
     setup_logging("WARNING")
+    if args.script:
+        return _ask_script(config, args)
+    if args.text is None:
+        print("hub ask: give TEXT, or --script FILE", file=sys.stderr)
+        return 2
     result = asyncio.run(_ask(config, args.text, args.channel))
     if args.json:
         print(json.dumps(result, ensure_ascii=False, default=str))
@@ -175,6 +180,38 @@ def cmd_ask(args: argparse.Namespace) -> int:
         print(f"trace:   {step}")
     for key, value in result["details"].items():
         print(f"detail:  {key} = {value}")
+    return 0
+
+
+def _ask_script(config: Config, args: argparse.Namespace) -> int:
+    """Every line's decision with its flow, step and slots (flows/script.py)."""
+    from flows.script import play, script_lines
+
+    try:
+        lines = script_lines(Path(args.script).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"hub ask: cannot read {args.script}: {exc}", file=sys.stderr)
+        return 1
+    results = asyncio.run(play(config, lines, args.channel))
+    if args.json:
+        print(json.dumps(results, ensure_ascii=False, default=str))
+        return 0
+    for number, result in enumerate(results, start=1):
+        print(f"{number:>3} > {result['text']}")
+        print(f"    stage:   {result['stage']} ({result['reason']})")
+        print(f"    reply:   {result['reply']}")
+        for button in result["buttons"]:
+            print(f"    button:  [{button['label']}] -> {button['value']}")
+        if result["handoff"]:
+            print(f"    handoff: {result['handoff']['reason']}")
+        for step in result["trace"]:
+            print(f"    trace:   {step}")
+        steps = result["details"].get("steps")
+        if steps:
+            print(f"    steps:   {' -> '.join(steps)}")
+        after = result["flow_after"]
+        where = f"{after['flow']} waits at {after['step']}" if after else "no flow"
+        print(f"    flow:    {where}; slots {after['slots'] if after else {}}")
     return 0
 
 
@@ -230,7 +267,9 @@ def build_parser() -> argparse.ArgumentParser:
     _config_arg(ask)
     ask.add_argument("--json", action="store_true", help="print the decision as JSON")
     ask.add_argument("--channel", default="webchat", help="pretend the message came on CHANNEL")
-    ask.add_argument("text")
+    ask.add_argument("text", nargs="?", help="the customer's message")
+    ask.add_argument("--script", metavar="FILE",
+                     help="play a conversation: one customer line per line of FILE")
     ask.set_defaults(func=cmd_ask)
 
     _register_plugins(sub)
