@@ -10,7 +10,9 @@ Phrases match as whole words only where a script separates its words with
 spaces. Chinese, Japanese, Thai, Lao, Khmer, Myanmar and Tibetan write words
 without spaces, so a phrase in (or next to) those scripts matches as a
 substring: ``退货`` matches ``我想退货`` and ``returns退货``, while ``return``
-still does not match ``returns``.
+still does not match ``returns``. Substring matching was preferred to word
+segmentation (jieba): a segmenter hides a keyword inside a longer word (``订单``
+in ``订单号``, ``发票`` in ``开发票``), and costs ~0.4 ms per message.
 """
 
 from __future__ import annotations
