@@ -165,14 +165,14 @@ class Retriever:
 
     def _dense_of(self, doc: int, vector: np.ndarray) -> tuple[float, int]:
         chunks = self._doc_chunks[doc]
-        sims = self.index.vectors[chunks] @ vector
+        sims = np.einsum("ij,j->i", self.index.vectors[chunks], vector)
         best = int(np.argmax(sims))
         return float(sims[best]), int(chunks[best])
 
     # -- evidence ---------------------------------------------------------------------
     def _rows(self, text: str, terms: Terms, vector: np.ndarray, c: _Candidates) -> np.ndarray:
         docs = c.docs
-        title_cos = self.index.title_vectors[docs] @ vector
+        title_cos = np.einsum("ij,j->i", self.index.title_vectors[docs], vector)
         top_bm25 = float(c.bm25.max()) if len(c.bm25) else 0.0
         ceiling = float(terms.idf[terms.present].sum()) * (_K1 + 1.0)
         coverage = [self.index.coverage(terms, d) for d in docs]
@@ -196,12 +196,12 @@ class Retriever:
         rows[:, 14] = c.fused * (RRF_K + 1) / 2.0
         mean, std = c.spread
         rows[:, 15] = (c.dense - mean) / max(std, 1e-6) / 10.0
-        titles = self.index.title_vectors @ vector
+        titles = np.einsum("ij,j->i", self.index.title_vectors, vector)
         rows[:, 16] = (title_cos - titles.mean()) / max(float(titles.std()), 1e-6) / 10.0
         return rows
 
     def _calibrate(self, rows: np.ndarray) -> np.ndarray:
-        logits = rows @ self.coef + self.intercept
+        logits = np.einsum("ij,j->i", rows, self.coef) + self.intercept
         return 1.0 / (1.0 + np.exp(-np.clip(logits, -30, 30)))
 
     def _hit(self, c: _Candidates, i: int, confidence: float) -> DocumentHit:
