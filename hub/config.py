@@ -26,6 +26,7 @@ __all__ = [
     "ButtonConfig",
     "ClusterConfig",
     "Config",
+    "GreetingConfig",
     "HandoffConfig",
     "KBConfig",
     "LLMConfig",
@@ -89,6 +90,19 @@ class ButtonConfig(Section):
     value: Annotated[str, Field(min_length=1)]
 
 
+class GreetingConfig(Section):
+    """What a new webchat session is greeted with; empty text means no greeting."""
+
+    text: str = ""
+    buttons: tuple[ButtonConfig, ...] = ()
+
+    @model_validator(mode="after")
+    def _buttons_need_text(self) -> GreetingConfig:
+        if self.buttons and not self.text.strip():
+            raise ValueError("greeting buttons need a greeting text")
+        return self
+
+
 class WebchatConfig(Section):
     enabled: bool = True
     title: str = "Switchboard support"
@@ -96,6 +110,12 @@ class WebchatConfig(Section):
     rate_limit_burst: Annotated[int, Field(ge=1)] = 20
     rate_limit_per_s: Annotated[float, Field(gt=0)] = 5.0
     secret_env: str = "WEBCHAT_SECRET"
+    greeting: GreetingConfig = GreetingConfig()
+
+    @field_validator("greeting", mode="before")
+    @classmethod
+    def _greeting_text_alone(cls, value: Any) -> Any:
+        return {"text": value} if isinstance(value, str) else value  # greeting = "Hi!"
 
 
 class TelegramConfig(Section):

@@ -7,6 +7,7 @@ Tests enter it with ``port = 0`` and a config built in memory.
 from __future__ import annotations
 
 import logging
+import time
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from typing import Any
 
@@ -42,6 +43,8 @@ __all__ = ["HUB_KEY", "HubService", "build_adapters", "build_app", "build_stages
 logger = logging.getLogger(__name__)
 
 HUB_KEY: web.AppKey[Hub] = web.AppKey("hub", Hub)
+
+SHUTDOWN_TIMEOUT_S = 2.0  # HTTP handlers still running at shutdown, after the sockets closed
 
 
 def build_stages(
@@ -100,6 +103,16 @@ def build_app(hub: Hub, adapters: list[Adapter]) -> web.Application:
     return app
 
 
+async def _stop_accepting(site: web.BaseSite) -> None:
+    await site.stop()
+    logger.info("shutdown: no longer accepting connections")
+
+
+async def _close_server(runner: web.AppRunner) -> None:
+    await runner.cleanup()
+    logger.info("shutdown: HTTP server closed")
+
+
 async def _healthz(request: web.Request) -> web.Response:
     hub = request.app[HUB_KEY]
     store_ok = await hub.store.ping()
@@ -154,7 +167,10 @@ class HubService:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
+        started = time.monotonic()
+        logger.info("shutting down")
         await self._stack.aclose()
+        logger.info("shut down in %.1f s", time.monotonic() - started)
 
     async def _start(self) -> None:
         config = self.config
@@ -181,10 +197,11 @@ class HubService:
             if isinstance(stage, FlowStage):
                 self.hub.middleware.append(flow_handoff_middleware(stage))
         app = build_app(self.hub, self.adapters)
+        runner = await self._runner(app)  # unwound after the adapters: their sockets close first
         for adapter in self.adapters:
             await adapter.start()
             self._stack.push_async_callback(adapter.stop)
-        await self._serve(app)
+        await self._serve(runner)  # unwound before the adapters: stop accepting first
         # Unwound before the server and the adapters: stop taking work, drain, release leases.
         self._stack.push_async_callback(self.hub.close)
         await self.hub.start()
@@ -205,13 +222,21 @@ class HubService:
         self.hub.middleware += [unstaffed_middleware(self.desk), offer_middleware(self.desk)]
         self.hub.decision_listeners.append(self.desk.on_decision)
 
-    async def _serve(self, app: web.Application) -> None:
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    async def _runner(self, app: web.Application) -> web.AppRunner:
+        """The HTTP server, not yet listening. Its cleanup waits at most SHUTDOWN_TIMEOUT_S
+        for handlers still running once the adapters have closed their sockets."""
+        runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT_S
+        )
         await runner.setup()
-        self._stack.push_async_callback(runner.cleanup)
+        self._stack.push_async_callback(_close_server, runner)
+        return runner
+
+    async def _serve(self, runner: web.AppRunner) -> None:
         server = self.config.server
         site = web.TCPSite(runner, server.host, server.port, reuse_port=self.reuse_port or None)
         await site.start()
+        self._stack.push_async_callback(_stop_accepting, site)
         self.port = runner.addresses[0][1]
         self.process.url = self.url
         logger.info("serving on http://%s:%s", self.config.server.host, self.port)

@@ -2,78 +2,80 @@
 
 Protocol (JSON text frames; see docs/webchat.md):
 
-client ``{"type":"hello","session":null|"<token>"}``
-server ``{"type":"welcome","session":"<token>","history":[message frames]}``
+client ``{"type":"hello","session":null|"<token>","last_id":null|"<id of the last message frame seen>"}``
+server ``{"type":"welcome","session":"<token>","history":[message frames]}``, then for a new
+       session the greeting as a ``message`` frame (``id: "greeting"``)
 client ``{"type":"message","id":"<client id>","text":"..."}``
 server ``{"type":"message","id":"<server id>","reply_to":"<client id>","from":"bot"|"agent"|"system","text":"...","buttons":[{"label","value"}]}``
 server ``{"type":"delta","reply_to":"<client id>","text":"..."}`` partial answer, before its message
 server ``{"type":"typing","on":true|false}``
 client ``{"type":"ping"}`` -> server ``{"type":"pong"}``
-server ``{"type":"error","code":"...","message":"..."}`` for any bad input.
+server ``{"type":"error","code":"...","message":"...","reply_to":"<client id>"|null}`` for any bad input.
+
+Outbound frames go through the session bus (``adapters/webchat/bus.py``), so a
+reply reaches the session's sockets on whichever process holds them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import html
-import json
 import logging
 import time
-from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
+from adapters.webchat.bus import START, SessionBus, open_bus
+from adapters.webchat.frames import FrameError, clean_text, client_id, error_frame, parse_frame
+from adapters.webchat.outlet import Outlet
 from adapters.webchat.session import SessionSigner, TokenBucket
 from hub.adapter import Ingress
-from hub.config import WebchatConfig
+from hub.config import GreetingConfig, WebchatConfig
 from hub.conversation import TranscriptEntry
 from hub.envelope import InboundMessage, OutboundMessage, new_id
 from hub.errors import StoreError
 from hub.store import Store
 
-__all__ = ["WebchatAdapter", "to_envelope", "to_frame"]
+__all__ = ["FrameError", "WebchatAdapter", "greeting_frame", "to_envelope", "to_frame"]
 
 logger = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
 CHANNEL = "webchat"
 MAX_FRAME_BYTES = 1024 * 1024  # larger frames close the socket (1009); up to it, error frames
-
-
-class FrameError(Exception):
-    """A client frame the protocol rejects; becomes an error frame."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+CLOSE_TIMEOUT_S = 2.0  # how long a closing socket waits for the client's close frame
+GREETING_ID = "greeting"
 
 
 def to_envelope(session: str, frame: dict[str, Any], max_chars: int) -> InboundMessage:
-    """Check a client ``message`` frame and turn it into an envelope."""
+    """Check a client ``message`` frame and turn it into an envelope (NFC text)."""
     text = frame.get("text")
     if text is None:
         raise FrameError("missing_text", 'a message frame needs "text"')
     if not isinstance(text, str):
         raise FrameError("invalid_text", '"text" must be a string')
-    if not text.strip():
+    text = clean_text(text).strip()
+    if not text:
         raise FrameError("empty_text", "the message is empty")
     if len(text) > max_chars:
         raise FrameError("text_too_long", f"the message is over {max_chars} characters")
-    client_id = frame.get("id")
-    if client_id is None:
-        client_id = new_id()
-    if not isinstance(client_id, str | int) or not str(client_id).strip():
+    if frame.get("id") is None:
+        frame = {**frame, "id": new_id()}
+    cid = client_id(frame)
+    if cid is None:
         raise FrameError("invalid_id", '"id" must be a non-empty string')
     return InboundMessage(
         channel=CHANNEL,
         conversation_id=session,
         user_id=session,
-        user_name=str(frame.get("name") or "Webchat visitor")[:80],
-        message_id=f"{session}/{client_id}",
-        text=text.strip(),
-        metadata={"client_id": str(client_id)},
+        user_name=clean_text(str(frame.get("name") or "Webchat visitor"))[:80],
+        message_id=f"{session}/{cid}",
+        text=text,
+        metadata={"client_id": cid},
     )
 
 
@@ -110,8 +112,25 @@ def history_frame(session: str, entry: TranscriptEntry) -> dict[str, Any]:
     }
 
 
-def _error(code: str, message: str) -> dict[str, Any]:
-    return {"type": "error", "code": code, "message": message}
+def greeting_frame(greeting: GreetingConfig) -> dict[str, Any]:
+    """``[channels.webchat] greeting`` as the message frame a new session opens with."""
+    return {
+        "type": "message",
+        "id": GREETING_ID,
+        "reply_to": None,
+        "from": "bot",
+        "name": None,
+        "text": greeting.text,
+        "buttons": [{"label": b.label, "value": b.value} for b in greeting.buttons],
+    }
+
+
+@dataclass(eq=False)
+class Connection:
+    """One open socket, and the session it is registered to once welcomed."""
+
+    ws: web.WebSocketResponse
+    session: str | None = None
 
 
 class WebchatAdapter:
@@ -119,125 +138,165 @@ class WebchatAdapter:
 
     name = CHANNEL
 
-    def __init__(self, config: WebchatConfig, ingress: Ingress, store: Store) -> None:
+    def __init__(
+        self,
+        config: WebchatConfig,
+        ingress: Ingress,
+        store: Store,
+        *,
+        bus: SessionBus | None = None,
+    ) -> None:
         self.config = config
         self.ingress = ingress
         self.store = store
+        self.bus = bus or open_bus(store)
         self.signer = SessionSigner(store, config.secret_env)
-        self._sockets: dict[str, set[web.WebSocketResponse]] = defaultdict(set)
+        self._open: set[web.WebSocketResponse] = set()  # every socket, registered or not
+        self._outlets: dict[str, dict[web.WebSocketResponse, Outlet]] = {}
         self._buckets: dict[str, TokenBucket] = {}
+        self._closing = False
         self._page_html = (STATIC / "index.html").read_text(encoding="utf-8")
 
     # -- lifecycle -----------------------------------------------------------------
     def routes(self, app: web.Application) -> None:
         app.router.add_get("/", self._page)
         app.router.add_get("/ws", self._websocket)
+        app.router.add_get("/favicon.ico", self._favicon)
         app.router.add_static("/static/", STATIC, name="webchat-static")
 
     async def start(self) -> None:
         await self.signer.load()
+        await self.bus.start()
 
     async def stop(self) -> None:
-        for sockets in list(self._sockets.values()):
-            for ws in list(sockets):
-                await ws.close(code=1001, message=b"server shutting down")
+        """Refuse new sockets, close the open ones with 1012, stop the bus."""
+        self._closing = True
+        await self.disconnect_all()
+        await self.bus.close()
+
+    async def disconnect_all(self) -> int:
+        """Close every socket with 1012 (service restart): the pages reconnect by themselves."""
+        sockets = [ws for ws in self._open if not ws.closed]
+        if sockets:
+            logger.info("webchat: closing %d socket(s) with 1012 (service restart)", len(sockets))
+        await asyncio.gather(
+            *(ws.close(code=WSCloseCode.SERVICE_RESTART, message=b"service restart") for ws in sockets),
+            return_exceptions=True,
+        )
+        return len(sockets)
 
     @property
     def connections(self) -> int:
-        return sum(len(s) for s in self._sockets.values())
+        """Sockets registered to a session (after their welcome)."""
+        return sum(len(s) for s in self._outlets.values())
 
     # -- outbound ------------------------------------------------------------------
     async def send(self, message: OutboundMessage) -> None:
-        """Send to every open socket of the session; offline sessions get it on resume."""
-        await self._broadcast(message.conversation_id, to_frame(message))
+        """Into the session's outbox: its sockets get it on any process, now or on resume.
+
+        The outbox lives in the hub's store: when that is down, the StoreError goes
+        up, and the hub keeps the entry pending and sends it again later."""
+        await self.bus.publish(message.conversation_id, to_frame(message))
 
     async def send_delta(self, message: InboundMessage, text: str) -> None:
         """Part of the answer to ``message`` while it is being written (LLM streaming)."""
         reply_to = _client_id(message.conversation_id, message.message_id)
-        await self._broadcast(message.conversation_id, {"type": "delta", "reply_to": reply_to, "text": text})
+        await self._signal(message.conversation_id, {"type": "delta", "reply_to": reply_to, "text": text})
 
     async def typing(self, message: InboundMessage, on: bool) -> None:
-        await self._broadcast(message.conversation_id, {"type": "typing", "on": on})
+        await self._signal(message.conversation_id, {"type": "typing", "on": on})
 
-    async def _broadcast(self, session: str, frame: dict[str, Any]) -> None:
-        data = json.dumps(frame)
-        for ws in list(self._sockets.get(session, ())):
-            if ws.closed:
-                continue
-            try:
-                await ws.send_str(data)
-            except (ConnectionError, RuntimeError) as exc:
-                logger.info("webchat socket closed while sending: %s", exc)
+    async def _signal(self, session: str, frame: dict[str, Any]) -> None:
+        try:
+            await self.bus.signal(session, frame)
+        except StoreError as exc:  # ephemeral: the final message still goes through the outbox
+            logger.info("webchat: %s frame not sent: %s", frame["type"], exc)
 
     # -- HTTP ----------------------------------------------------------------------
     async def _page(self, request: web.Request) -> web.StreamResponse:
         page = self._page_html.replace("{{title}}", html.escape(self.config.title))
+        page = page.replace("{{max_chars}}", str(self.config.max_chars))
         return web.Response(text=page, content_type="text/html")
 
+    async def _favicon(self, request: web.Request) -> web.StreamResponse:
+        return web.FileResponse(STATIC / "favicon.ico", headers={"Cache-Control": "max-age=86400"})
+
     async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_FRAME_BYTES)
+        ws = web.WebSocketResponse(
+            heartbeat=30, max_msg_size=MAX_FRAME_BYTES, timeout=CLOSE_TIMEOUT_S
+        )
         await ws.prepare(request)
-        session: str | None = None
+        if self._closing:
+            await ws.close(code=WSCloseCode.SERVICE_RESTART, message=b"service restart")
+            return ws
+        self._open.add(ws)
+        connection = Connection(ws)
         try:
             async for msg in ws:
-                session = await self._on_frame(ws, session, msg)
+                await self._on_frame(connection, msg)
         finally:
-            if session is not None:
-                self._detach(session, ws)
+            self._open.discard(ws)
+            await self._unregister(connection)
         return ws
 
-    async def _on_frame(
-        self, ws: web.WebSocketResponse, session: str | None, msg: Any
-    ) -> str | None:
+    async def _on_frame(self, connection: Connection, msg: Any) -> None:
+        ws = connection.ws
         if msg.type == WSMsgType.BINARY:
-            await ws.send_json(_error("binary_frame", "only JSON text frames are accepted"))
-            return session
+            await ws.send_json(error_frame("binary_frame", "only JSON text frames are accepted"))
+            return
         if msg.type != WSMsgType.TEXT:
-            return session
+            return
+        reply_to: str | None = None
         try:
-            frame = json.loads(msg.data)
-            if not isinstance(frame, dict):
-                raise ValueError("not an object")
-        except ValueError:
-            await ws.send_json(_error("invalid_json", "frames must be JSON objects"))
-            return session
-        try:
-            return await self._dispatch(ws, session, frame)
+            frame = parse_frame(msg.data)
+            reply_to = client_id(frame) if frame.get("type") == "message" else None
+            await self._dispatch(connection, frame)
         except FrameError as exc:
-            await ws.send_json(_error(exc.code, exc.message))
+            await ws.send_json(error_frame(exc.code, exc.message, reply_to))
         except StoreError as exc:
             logger.error("webchat: store unavailable: %s", exc)
-            await ws.send_json(_error("unavailable", "we could not take your message; please retry"))
-        return session
+            message = "we could not take your message; please retry"
+            await ws.send_json(error_frame("unavailable", message, reply_to))
 
-    async def _dispatch(
-        self, ws: web.WebSocketResponse, session: str | None, frame: dict[str, Any]
-    ) -> str | None:
+    async def _dispatch(self, connection: Connection, frame: dict[str, Any]) -> None:
         kind = frame.get("type")
         if kind == "hello":
-            return await self._hello(ws, session, frame.get("session"))
-        if kind == "message":
-            if session is None:
-                session = self._attach(ws, self.signer.new_session())
-            await self._message(session, frame)
-            return session
-        if kind == "ping":
-            await ws.send_json({"type": "pong"})
-            return session
-        raise FrameError("unknown_type", f"unknown frame type {kind!r}")
+            await self._hello(connection, frame)
+        elif kind == "message":
+            if connection.session is None:  # a message before any hello opens a session
+                await self._register(connection, self.signer.new_session(), START)
+            assert connection.session is not None
+            await self._message(connection.session, frame)
+        elif kind == "ping":
+            await connection.ws.send_json({"type": "pong"})
+        else:
+            raise FrameError("unknown_type", f"unknown frame type {kind!r}")
 
-    async def _hello(self, ws: web.WebSocketResponse, current: str | None, token: Any) -> str:
-        if current is not None:
-            self._detach(current, ws)
-        session = self.signer.verify(token) if isinstance(token, str) and token else None
-        if token and session is None:
-            await ws.send_json(_error("invalid_session", "unknown session; starting a new one"))
-        session = self._attach(ws, session or self.signer.new_session())
-        history = await self._history(session)
-        await ws.send_json(
-            {"type": "welcome", "session": self.signer.sign(session), "history": history}
-        )
-        return session
+    async def _hello(self, connection: Connection, frame: dict[str, Any]) -> None:
+        await self._unregister(connection)  # a second hello on a socket starts over
+        ws = connection.ws
+        token = frame.get("session")
+        resumed = self.signer.verify(token) if isinstance(token, str) and token else None
+        if token and resumed is None:
+            await ws.send_json(error_frame("invalid_session", "unknown session; starting a new one"))
+        current = resumed or self.signer.new_session()
+        newest = await self.bus.position(current)  # before the history, so there is no gap
+        history = await self._history(current)
+        cursor = await self._cursor(current, frame.get("last_id"), newest, bool(history))
+        await ws.send_json({"type": "welcome", "session": self.signer.sign(current), "history": history})
+        if resumed is None and self.config.greeting.text.strip():
+            await ws.send_json(greeting_frame(self.config.greeting))
+        await self._register(connection, current, cursor, {f["id"] for f in history})
+
+    async def _cursor(self, session: str, last_id: Any, newest: str, has_history: bool) -> str:
+        """Where the socket's feed starts: after the client's last frame if the outbox still
+        has it; else after the newest frame, the history covering what came before; with
+        no history, the whole outbox (none of it can be in a history)."""
+        if isinstance(last_id, str) and last_id:
+            found = await self.bus.find(session, last_id)
+            if found is not None:
+                return found
+        return newest if has_history else START
 
     async def _message(self, session: str, frame: dict[str, Any]) -> None:
         bucket = self._buckets.setdefault(
@@ -254,15 +313,24 @@ class WebchatAdapter:
         entries = await self.store.transcript(conversation.id)
         return [history_frame(session, e) for e in entries]
 
-    def _attach(self, ws: web.WebSocketResponse, session: str) -> str:
-        self._sockets[session].add(ws)
-        return session
+    # -- the sockets of each session ------------------------------------------------
+    async def _register(
+        self, connection: Connection, session: str, cursor: str, shown: Iterable[str] = ()
+    ) -> None:
+        """From now on the socket gets the session's frames after ``cursor``, except ``shown``."""
+        outlet = Outlet(connection.ws, self.bus, session, cursor, shown)
+        self._outlets.setdefault(session, {})[connection.ws] = outlet
+        connection.session = session
+        await outlet.open()
 
-    def _detach(self, session: str, ws: web.WebSocketResponse) -> None:
-        sockets = self._sockets.get(session)
-        if sockets is None:
+    async def _unregister(self, connection: Connection) -> None:
+        session, connection.session = connection.session, None
+        outlets = self._outlets.get(session) if session is not None else None
+        if outlets is None:
             return
-        sockets.discard(ws)
-        if not sockets:
-            del self._sockets[session]
-            self._buckets.pop(session, None)
+        outlet = outlets.pop(connection.ws, None)
+        if not outlets:
+            del self._outlets[session]  # type: ignore[arg-type]
+            self._buckets.pop(session, None)  # type: ignore[arg-type]
+        if outlet is not None:
+            await outlet.close()

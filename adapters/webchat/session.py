@@ -9,13 +9,11 @@ import logging
 import secrets
 
 from hub.config import secret
-from hub.store import Store
+from hub.store import Keys, Store
 
 __all__ = ["SessionSigner", "TokenBucket"]
 
 logger = logging.getLogger(__name__)
-
-SECRET_KEY = "webchat:secret"
 
 
 def _b64(data: bytes) -> str:
@@ -40,10 +38,10 @@ class SessionSigner:
         if configured:
             self._key = configured.encode()
             return
-        stored = await self.store.get(SECRET_KEY)
+        stored = await self.store.get(Keys.webchat_secret())
         if not stored:
             stored = secrets.token_hex(32)
-            await self.store.set(SECRET_KEY, stored)
+            await self.store.set(Keys.webchat_secret(), stored)
             logger.info("webchat: %s not set; generated a session key in the store", self.secret_env)
         self._key = str(stored).encode()
 

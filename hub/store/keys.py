@@ -26,11 +26,19 @@ class Keys:
     def kv(self, key: str) -> str:
         return f"{self.prefix}:kv:{key}"
 
-    # -- names in the generic key-value space (Store.get/set wrap them in kv()) --------
+    # -- webchat sessions (adapters/webchat/) -----------------------------------------
+    def webchat_outbox(self, session: str) -> str:
+        """A session's outbound frames: a bounded stream with a TTL, replayed on reconnect."""
+        return f"{self.prefix}:webchat:out:{session}"
+
+    def webchat_wake(self, session: str) -> str:
+        """Pub/sub channel of a session: wake-ups for its outbox, typing and delta frames."""
+        return f"{self.prefix}:webchat:wake:{session}"
+
     @staticmethod
-    def flow_state(conversation_id: str) -> str:
-        """A conversation's flow state (flows/state.py): the step, the slots, the last result."""
-        return f"flow:{conversation_id}"
+    def webchat_secret() -> str:
+        """The generated session-signing key, in the key-value space (Store.get/set)."""
+        return "webchat:secret"
 
     # -- the durable ingress (hub/ingress/) -------------------------------------------
     INGRESS_GROUP = "hub"  # the one consumer group every hub process reads with

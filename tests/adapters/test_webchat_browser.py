@@ -84,7 +84,7 @@ async def test_messages_typed_while_offline_are_sent_after_reconnect(browser) ->
         await page.goto(hub.url + "/")
         await page.wait_for_selector("#status.status--online")
         adapter = hub.hub.adapters["webchat"]
-        await adapter.stop()  # the server closes every socket
+        await adapter.disconnect_all()  # the server closes every socket
         await send(page, "hours?")
         await page.locator(".msg--bot", has_text="Nine to five.").wait_for(timeout=15000)
         assert await page.locator(".msg--customer").count() == 1

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import os
 
 import aiohttp
 
+from hub.envelope import OutboundMessage
+from hub.errors import ConfigError
 from tests.harness import WebchatClient, make_config, running_hub
 
 RULES = [
@@ -150,3 +154,150 @@ async def test_health_and_metrics() -> None:
         assert 'switchboard_decisions_total{stage="rules"} 1.0' in text
         assert 'switchboard_messages_out_total{channel="webchat",sender="bot"} 1.0' in text
         assert "switchboard_message_latency_seconds_bucket" in text
+
+
+# -- greeting -----------------------------------------------------------------------
+GREETING = {"text": "Hi! How can we help?", "buttons": [{"label": "Hours", "value": "opening hours"}]}
+
+
+async def test_a_new_session_is_greeted_after_its_welcome_and_a_resumed_one_is_not() -> None:
+    async with running_hub(config(greeting=GREETING)) as hub:
+        async with WebchatClient.connect(hub.url) as chat:
+            greeting = await chat.recv()
+            assert greeting["type"] == "message" and greeting["from"] == "bot"
+            assert greeting["text"] == "Hi! How can we help?" and greeting["reply_to"] is None
+            assert greeting["buttons"] == [{"label": "Hours", "value": "opening hours"}]
+            reply = await chat.say("opening hours", id="b1")  # its button, pressed
+            assert reply["text"] == "We are open 9 to 5."
+            token = chat.session
+        async with WebchatClient.connect(hub.url, session=token) as again:
+            assert [f["text"] for f in again.history] == ["opening hours", "We are open 9 to 5."]
+            assert await again.silence(0.3) == []
+
+
+async def test_without_a_greeting_nothing_follows_the_welcome() -> None:
+    async with running_hub(config()) as hub, WebchatClient.connect(hub.url) as chat:
+        assert await chat.silence(0.3) == []
+
+
+def test_the_greeting_may_be_a_plain_text_and_buttons_need_text() -> None:
+    assert config(greeting="Hello!").channels.webchat.greeting.text == "Hello!"
+    try:
+        config(greeting={"buttons": [{"label": "A", "value": "a"}]})
+    except ConfigError as exc:
+        assert "channels.webchat.greeting" in str(exc)
+    else:
+        raise AssertionError("buttons without a greeting text were accepted")
+
+
+# -- error frames name the message they are about --------------------------------------
+async def test_every_error_about_a_message_carries_its_client_id() -> None:
+    async with running_hub(config(rate_limit_burst=5, rate_limit_per_s=0.01)) as hub:
+        async with WebchatClient.connect(hub.url) as chat:
+            for frame, code in [
+                ({"type": "message", "id": "long", "text": "a" * 51}, "text_too_long"),
+                ({"type": "message", "id": "blank", "text": "  "}, "empty_text"),
+                ({"type": "message", "id": "none"}, "missing_text"),
+                ({"type": "message", "id": 7, "text": ["x"]}, "invalid_text"),
+            ]:
+                await chat.send(frame)
+                error = await chat.expect("error")
+                assert (error["code"], error["reply_to"]) == (code, str(frame["id"]))
+            await chat.say("open?", id="ok")
+            await chat.send({"type": "message", "id": "flood", "text": "open?"})
+            error = await chat.expect("error")
+            assert (error["code"], error["reply_to"]) == ("rate_limited", "flood")
+            await chat.send("not json")
+            assert (await chat.expect("error"))["reply_to"] is None
+
+
+# -- hostile frames -----------------------------------------------------------------
+async def test_a_deeply_nested_frame_gets_invalid_json_and_the_socket_stays_open() -> None:
+    async with running_hub(config()) as hub, WebchatClient.connect(hub.url) as chat:
+        for frame in ("[" * 200_000, '{"a":' * 40_000 + "1" + "}" * 40_000):
+            await chat.send(frame)
+            error = await chat.expect("error")
+            assert error["code"] == "invalid_json"
+        deep_text = {"type": "message", "id": "t", "text": "[[[[" * 10 + " open?"}  # brackets in text are fine
+        await chat.send(deep_text)
+        assert (await chat.expect("message", reply_to="t"))["from"] == "bot"
+        assert (await chat.say("open?"))["text"] == "We are open 9 to 5."
+
+
+async def test_text_is_nfc_and_lone_surrogates_are_replaced_at_the_boundary() -> None:
+    async with running_hub(config()) as hub:
+        async with WebchatClient.connect(hub.url) as chat:
+            # Raw JSON: a lone surrogate escape is valid JSON but not valid Unicode.
+            await chat.send('{"type": "message", "id": "s", "text": "open? \\ud800"}')
+            reply = await chat.expect("message", reply_to="s")
+            assert reply["text"] == "We are open 9 to 5."
+            await chat.send({"type": "message", "id": "n", "text": "Cafe\u0301 open?"})
+            await chat.expect("message", reply_to="n")
+            token = chat.session
+        async with WebchatClient.connect(hub.url, session=token) as again:
+            said = [f["text"] for f in again.history if f["from"] == "customer"]
+            assert said == ["open? \ufffd", "Caf\u00e9 open?"]
+
+
+# -- socket lifecycle -------------------------------------------------------------
+def _masked_text_frame(text: str) -> bytes:
+    data, mask = text.encode(), os.urandom(4)
+    return bytes([0x81, 0x80 | len(data)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data))
+
+
+async def _hello_and_abort(port: int) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    key = base64.b64encode(os.urandom(16)).decode()
+    writer.write(
+        f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    await reader.readuntil(b"\r\n\r\n")
+    writer.write(_masked_text_frame(json.dumps({"type": "hello", "session": None})))
+    await writer.drain()
+    writer.transport.abort()  # TCP reset, before the welcome can be sent
+
+
+async def test_clients_that_say_hello_and_abort_leave_no_socket_registered(redis_url: str) -> None:
+    # On Redis the welcome waits for the store, so the reset lands before it is sent.
+    async with running_hub(make_config(rules=RULES, store={"url": redis_url})) as hub:
+        adapter = hub.hub.adapters["webchat"]
+        await asyncio.gather(*(_hello_and_abort(hub.port) for _ in range(200)))
+        for _ in range(50):
+            if adapter.connections == 0:
+                break
+            await asyncio.sleep(0.05)
+        assert adapter.connections == 0
+        async with WebchatClient.connect(hub.url) as chat:
+            assert adapter.connections == 1
+            assert (await chat.say("open?"))["text"] == "We are open 9 to 5."
+        await asyncio.sleep(0.1)
+        assert adapter.connections == 0
+
+
+async def test_a_reconnect_with_last_id_replays_a_frame_no_history_holds() -> None:
+    async with running_hub(config()) as hub:
+        async with WebchatClient.connect(hub.url) as chat:
+            last = await chat.say("open?", id="q1")
+            token = chat.session
+        assert token is not None
+        away = OutboundMessage(channel="webchat", conversation_id=token.partition(".")[0],
+                               text="Sorry, something went wrong.", sender="system")
+        await hub.hub.adapters["webchat"].send(away)  # sent to no socket, kept in the outbox
+        async with aiohttp.ClientSession() as http, http.ws_connect(f"{hub.url}/ws") as ws:
+            again = WebchatClient(ws)
+            await ws.send_json({"type": "hello", "session": token, "last_id": last["id"]})
+            await again.expect("welcome")
+            assert (await again.expect("message"))["text"] == "Sorry, something went wrong."
+            assert await again.silence(0.3) == []
+
+
+# -- the page -------------------------------------------------------------------------
+async def test_the_page_takes_max_chars_and_has_a_favicon() -> None:
+    async with running_hub(config()) as hub, aiohttp.ClientSession() as http:
+        async with http.get(f"{hub.url}/") as resp:
+            assert 'maxlength="50"' in await resp.text()
+        async with http.get(f"{hub.url}/favicon.ico") as resp:
+            assert resp.status == 200
+            assert resp.content_type in ("image/x-icon", "image/vnd.microsoft.icon")
+            assert (await resp.read())[:4] == b"\x00\x00\x01\x00"  # an ICO header

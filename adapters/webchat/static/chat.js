@@ -1,8 +1,12 @@
 // Switchboard webchat client: plain JS, no dependencies.
-// Protocol: see docs/webchat.md. Reconnects by itself and resumes the session.
+// Protocol: see docs/webchat.md. Reconnects by itself, resumes the session and
+// replays what it missed (hello carries the id of the last frame it showed).
 (function () {
   "use strict";
   var SESSION_KEY = "switchboard.session";
+  var GREETING_KEY = "switchboard.greeting";
+  var FAILED = { rate_limited: 1, text_too_long: 1, empty_text: 1, missing_text: 1,
+                 invalid_text: 1, invalid_id: 1 };
   var log = document.getElementById("log");
   var typing = document.getElementById("typing");
   var statusEl = document.getElementById("status");
@@ -11,9 +15,14 @@
   var ws = null;
   var ready = false;
   var retry = 0;
+  var lastId = null;        // id of the last server message frame shown: replay starts after it
   var outbox = [];          // frames typed while offline, sent after the welcome
-  var pending = {};         // client id -> <li> of our own messages awaiting the server
+  var pending = {};         // client id -> {li, frame} of our own messages awaiting the server
+  var failed = {};          // client id -> {li, frame, reason} refused by the server
+  var resend = {};          // client id -> {timer, attempt}: retries of "unavailable"
   var streaming = {};       // client id -> <li> of a bot answer arriving in deltas
+  var answered = {};        // client id -> true once its final message arrived
+  var shown = {};           // server frame id -> true (a replayed frame is shown once)
   var seq = 0;
 
   function newId() {
@@ -29,7 +38,13 @@
 
   function scrollDown() { log.scrollTop = log.scrollHeight; }
 
+  // Only the newest message's buttons can be pressed; older ones are history.
+  function retireButtons() {
+    log.querySelectorAll(".buttons button").forEach(function (b) { b.disabled = true; });
+  }
+
   function render(frame) {
+    retireButtons();
     var li = document.createElement("li");
     var from = frame.from || "bot";
     li.className = "msg msg--" + from;
@@ -60,71 +75,167 @@
 
   function note(text) { render({ from: "system", text: text }).classList.add("msg--error"); }
 
-  function sendText(text, shown) {
+  function transmit(frame) {
+    ws.send(JSON.stringify({ type: "message", id: frame.id, text: frame.text }));
+  }
+
+  function sendText(text, shownAs) {
     text = (text || "").trim();
     if (!text) return;
-    var frame = { type: "message", id: newId(), text: text };
-    frame.shown = shown || text;
-    track(frame);
-    if (ready) ws.send(JSON.stringify({ type: "message", id: frame.id, text: frame.text }));
+    var frame = { type: "message", id: newId(), text: text, shown: shownAs || text };
+    track(frame, null);
+    if (ready) transmit(frame);
     else outbox.push(frame);
   }
 
-  function track(frame) {
-    var li = render({ from: "customer", text: frame.shown, id: frame.id });
+  function track(frame, li) {
+    li = li || render({ from: "customer", text: frame.shown, id: frame.id });
     li.classList.add("msg--pending");
     pending[frame.id] = { li: li, frame: frame };
+    return li;
+  }
+
+  function settle(id) {
+    if (pending[id]) pending[id].li.classList.remove("msg--pending");
+    delete pending[id];
+    stopResend(id);
+  }
+
+  function stopResend(id) {
+    if (resend[id]) clearTimeout(resend[id].timer);
+    delete resend[id];
+  }
+
+  // A message the server refused (rate limit, length): failed, with a retry button.
+  function fail(id, reason) {
+    var entry = pending[id] || failed[id];
+    if (!entry) return;
+    settle(id);
+    var li = entry.li;
+    li.classList.add("msg--failed");
+    var old = li.querySelector(".msg__failure");
+    if (old) old.remove();
+    var box = document.createElement("span");
+    box.className = "msg__failure";
+    box.appendChild(document.createTextNode("Not sent: " + reason + " "));
+    var again = document.createElement("button");
+    again.type = "button";
+    again.className = "msg__retry";
+    again.textContent = "Retry";
+    again.addEventListener("click", function () { retryFailed(id); });
+    box.appendChild(again);
+    li.appendChild(box);
+    failed[id] = { li: li, frame: entry.frame, reason: reason };
+  }
+
+  function retryFailed(id) {
+    var entry = failed[id];
+    if (!entry) return;
+    delete failed[id];
+    entry.li.classList.remove("msg--failed");
+    var box = entry.li.querySelector(".msg__failure");
+    if (box) box.remove();
+    track(entry.frame, entry.li);
+    if (ready) transmit(entry.frame);
+    else outbox.push(entry.frame);
+  }
+
+  // The hub could not take it for now: send it again with back-off, on this socket.
+  function retryLater(id) {
+    var state = resend[id] || { attempt: 0 };
+    if (state.timer) clearTimeout(state.timer);
+    var delay = Math.min(15000, 500 * Math.pow(2, state.attempt)) + Math.random() * 250;
+    state.attempt += 1;
+    state.timer = setTimeout(function () {
+      state.timer = null;
+      if (ready && pending[id]) transmit(pending[id].frame);
+    }, delay);
+    resend[id] = state;
+  }
+
+  function onWelcome(frame) {
+    var resumed = localStorage.getItem(SESSION_KEY) === frame.session;
+    localStorage.setItem(SESSION_KEY, frame.session);
+    if (!resumed) localStorage.removeItem(GREETING_KEY);
+    log.textContent = "";
+    pending = {};
+    streaming = {};
+    shown = {};
+    var seen = {};
+    var greeting = localStorage.getItem(GREETING_KEY);
+    if (greeting) showServerFrame(JSON.parse(greeting));
+    (frame.history || []).forEach(function (f) {
+      seen[f.id] = true;
+      if (f.from === "customer") render(f);
+      else showServerFrame(f);
+    });
+    Object.keys(failed).forEach(function (id) {
+      var entry = failed[id];
+      delete failed[id];
+      track(entry.frame, null);
+      fail(id, entry.reason);
+    });
+    ready = true;
+    retry = 0;
+    setStatus("online", "online");
+    var queued = outbox; outbox = [];
+    queued.forEach(function (f) {
+      if (seen[f.id]) return;  // the hub has it already; its answer is in the history
+      track(f, null);
+      transmit(f);
+    });
+  }
+
+  function showServerFrame(frame) {
+    if (frame.id && shown[frame.id]) return false;  // a replay of one we show already
+    if (frame.id) shown[frame.id] = true;
+    if (frame.id && frame.id !== "greeting") lastId = frame.id;
+    if (frame.reply_to) answered[frame.reply_to] = true;
+    render(frame);
+    return true;
+  }
+
+  function onMessage(frame) {
+    if (frame.reply_to && streaming[frame.reply_to]) {
+      streaming[frame.reply_to].remove();  // the final message is authoritative
+      delete streaming[frame.reply_to];
+    }
+    if (frame.reply_to) settle(frame.reply_to);
+    typing.hidden = true;
+    if (frame.id === "greeting") localStorage.setItem(GREETING_KEY, JSON.stringify(frame));
+    showServerFrame(frame);
+  }
+
+  function onDelta(frame) {
+    if (answered[frame.reply_to]) return;  // late: the final message is already here
+    var bubble = streaming[frame.reply_to];
+    if (!bubble) {
+      bubble = streaming[frame.reply_to] = render({ from: "bot", text: "" });
+      bubble.classList.add("msg--streaming");
+    }
+    typing.hidden = true;
+    bubble.appendChild(document.createTextNode(frame.text || ""));
+    scrollDown();
+  }
+
+  function onError(frame) {
+    typing.hidden = true;
+    var id = frame.reply_to;
+    if (id && frame.code === "unavailable" && pending[id]) return retryLater(id);
+    if (id && FAILED[frame.code] && (pending[id] || failed[id])) return fail(id, frame.message);
+    if (frame.code !== "invalid_session") note(frame.message);
   }
 
   function onFrame(frame) {
     switch (frame.type) {
-      case "welcome":
-        localStorage.setItem(SESSION_KEY, frame.session);
-        log.textContent = "";
-        pending = {};
-        streaming = {};
-        var seen = {};
-        (frame.history || []).forEach(function (f) { seen[f.id] = true; render(f); });
-        ready = true;
-        retry = 0;
-        setStatus("online", "online");
-        var queued = outbox; outbox = [];
-        queued.forEach(function (f) {
-          if (seen[f.id]) return;  // the hub has it already; its answer is in the history
-          track(f);
-          ws.send(JSON.stringify({ type: "message", id: f.id, text: f.text }));
-        });
-        break;
-      case "delta":
-        var bubble = streaming[frame.reply_to];
-        if (!bubble) {
-          bubble = streaming[frame.reply_to] = render({ from: "bot", text: "" });
-          bubble.classList.add("msg--streaming");
-        }
-        typing.hidden = true;
-        bubble.appendChild(document.createTextNode(frame.text || ""));
-        scrollDown();
-        break;
-      case "message":
-        if (frame.reply_to && streaming[frame.reply_to]) {
-          streaming[frame.reply_to].remove();  // the final message is authoritative
-          delete streaming[frame.reply_to];
-        }
-        if (frame.reply_to && pending[frame.reply_to]) {
-          pending[frame.reply_to].li.classList.remove("msg--pending");
-          delete pending[frame.reply_to];
-        }
-        typing.hidden = true;
-        render(frame);
-        break;
+      case "welcome": onWelcome(frame); break;
+      case "delta": onDelta(frame); break;
+      case "message": onMessage(frame); break;
       case "typing":
         typing.hidden = !frame.on;
         if (frame.on) scrollDown();
         break;
-      case "error":
-        typing.hidden = true;
-        if (frame.code !== "invalid_session") note(frame.message);
-        break;
+      case "error": onError(frame); break;
     }
   }
 
@@ -133,7 +244,9 @@
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
     ws = new WebSocket(scheme + location.host + "/ws");
     ws.addEventListener("open", function () {
-      ws.send(JSON.stringify({ type: "hello", session: localStorage.getItem(SESSION_KEY) }));
+      ws.send(JSON.stringify({
+        type: "hello", session: localStorage.getItem(SESSION_KEY), last_id: lastId,
+      }));
     });
     ws.addEventListener("message", function (ev) {
       try { onFrame(JSON.parse(ev.data)); } catch (e) { /* ignore a frame we cannot read */ }
@@ -141,8 +254,9 @@
     ws.addEventListener("close", function () {
       ready = false;
       typing.hidden = true;
-      // Resend what never got an answer once we are back (ids make this safe).
-      Object.keys(pending).forEach(function (id) { outbox.push(pending[id].frame); });
+      // Resend what never got an answer once we are back (ids make this safe);
+      // refused messages stay failed until the customer presses Retry.
+      Object.keys(pending).forEach(function (id) { stopResend(id); outbox.push(pending[id].frame); });
       pending = {};
       setStatus("offline, reconnecting…", "offline");
       var delay = Math.min(10000, 500 * Math.pow(2, retry)) + Math.random() * 300;
@@ -151,12 +265,19 @@
     });
   }
 
+  function grow() {
+    input.style.height = "auto";
+    input.style.height = input.scrollHeight + 2 + "px";  // max-height in the CSS caps it
+  }
+
   form.addEventListener("submit", function (ev) {
     ev.preventDefault();
     sendText(input.value);
     input.value = "";
+    grow();
     input.focus();
   });
+  input.addEventListener("input", grow);
   input.addEventListener("keydown", function (ev) {
     if (ev.key === "Enter" && !ev.shiftKey) { ev.preventDefault(); form.requestSubmit(); }
   });

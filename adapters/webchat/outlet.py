@@ -1,0 +1,119 @@
+"""One socket's feed from the session bus: its outbox from a cursor, in order.
+
+The bus notifies an outlet; the outlet's own task does the sending, so frames
+reach the socket in the order the bus saw them: ephemeral ones (typing, delta)
+as they come, durable ones by reading the session's outbox after the last
+position this socket was sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import deque
+from collections.abc import Iterable
+from contextlib import suppress
+
+from aiohttp import web
+
+from adapters.webchat.bus import Frame, SessionBus
+from hub.errors import StoreError
+
+__all__ = ["Outlet"]
+
+logger = logging.getLogger(__name__)
+
+READ_BATCH = 100
+RETRY_S = 1.0  # a failed outbox read is tried again after this
+MAX_EPHEMERAL = 500  # typing/delta frames queued for a slow socket; more are dropped
+REMEMBER_SENT = 200  # frame ids a socket remembers sending, to skip a repeated one
+
+
+class Outlet:
+    """Sends a session's frames to one socket, from ``cursor`` on."""
+
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        bus: SessionBus,
+        session: str,
+        cursor: str,
+        shown: Iterable[str] = (),
+    ) -> None:
+        self.ws = ws
+        self.bus = bus
+        self.session = session
+        self.cursor = cursor
+        self._shown = set(shown)  # frame ids the socket has (its welcome's history, sent ones)
+        self._sent: deque[str] = deque()
+        self._items: deque[Frame | None] = deque()
+        self._ready = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def open(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="webchat-outlet")
+        await self.bus.listen(self.session, self)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        try:
+            await self.bus.unlisten(self.session, self)
+        except StoreError as exc:
+            logger.info("webchat: could not unlisten a closed socket: %s", exc)
+
+    def notify(self, frame: Frame | None) -> None:
+        if frame is None and self._items and self._items[-1] is None:
+            return  # a read is already due; it will see this frame too
+        if frame is not None and len(self._items) >= MAX_EPHEMERAL:
+            return
+        self._items.append(frame)
+        self._ready.set()
+
+    async def _run(self) -> None:
+        while not self.ws.closed:
+            await self._ready.wait()
+            while self._items:
+                item = self._items.popleft()
+                if item is None:
+                    await self._catch_up()
+                else:
+                    await self._send(item)
+            self._ready.clear()
+
+    async def _catch_up(self) -> None:
+        while True:
+            try:
+                frames = await self.bus.read(self.session, self.cursor, READ_BATCH)
+            except StoreError as exc:
+                logger.warning("webchat: could not read a session's outbox, retrying: %s", exc)
+                asyncio.get_running_loop().call_later(RETRY_S, self.notify, None)
+                return
+            for position, frame in frames:
+                if self._first_time(str(frame.get("id"))):
+                    await self._send(frame)
+                self.cursor = position
+            if len(frames) < READ_BATCH:
+                return
+
+    def _first_time(self, frame_id: str) -> bool:
+        """False for a frame this socket has already (a resend after a crash repeats one)."""
+        if frame_id in self._shown:
+            return False
+        self._shown.add(frame_id)
+        self._sent.append(frame_id)
+        if len(self._sent) > REMEMBER_SENT:
+            self._shown.discard(self._sent.popleft())
+        return True
+
+    async def _send(self, frame: Frame) -> None:
+        if self.ws.closed:
+            return
+        try:
+            await self.ws.send_str(json.dumps(frame))
+        except (ConnectionError, RuntimeError) as exc:
+            logger.info("webchat socket closed while sending: %s", exc)

@@ -1,0 +1,222 @@
+"""The session bus on Redis: a stream per session, pub/sub only as the wake-up.
+
+``publish`` is one MULTI: XADD to the session's outbox (exact MAXLEN), PEXPIRE,
+and PUBLISH of a wake-up on the session's channel. Each process holds one
+pub/sub connection, subscribed to the channels of the sessions it has sockets
+for. A wake-up can be lost (pub/sub keeps nothing), so it only ever says "read
+the outbox": when the subscription is confirmed, and again after every
+reconnection, each listener reads the stream from its own cursor and so
+catches up on whatever was published while it was not subscribed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from typing import Any
+
+from redis import asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from adapters.webchat.bus import FIND_WINDOW, OUTBOX_MAXLEN, OUTBOX_TTL_S, Frame, Listener
+from hub.errors import StoreError, StoreUnavailable
+from hub.store.keys import Keys
+
+__all__ = ["RedisSessionBus"]
+
+logger = logging.getLogger(__name__)
+
+WAKE = "+"  # the wake-up payload; anything else on the channel is an ephemeral frame (JSON)
+READ_TIMEOUT_S = 1.0
+MAX_BACKOFF_S = 5.0
+
+
+@asynccontextmanager
+async def _translated(operation: str) -> AsyncIterator[None]:
+    try:
+        yield
+    except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+        raise StoreUnavailable(f"redis unavailable during webchat {operation}: {exc}") from exc
+    except RedisError as exc:
+        raise StoreError(f"redis error during webchat {operation}: {exc}") from exc
+
+
+class RedisSessionBus:
+    """The bus on a ``redis.asyncio.Redis`` client (``decode_responses=True``)."""
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        keys: Keys | None = None,
+        *,
+        maxlen: int = OUTBOX_MAXLEN,
+        ttl_s: float = OUTBOX_TTL_S,
+    ) -> None:
+        self.redis = redis
+        self.keys = keys or Keys()
+        self.maxlen = maxlen
+        self.ttl_ms = max(1, int(ttl_s * 1000))
+        self._listeners: dict[str, set[Listener]] = {}
+        self._channels: dict[str, str] = {}  # channel -> session, for every listened session
+        self._confirmed: set[str] = set()  # channels whose subscription Redis confirmed
+        self._pubsub: Any = None  # redis.asyncio.client.PubSub while connected
+        self._commands = asyncio.Lock()  # one (un)subscribe at a time on the connection
+        self._wanted = asyncio.Event()  # set once there is something to listen to
+        self._reader: asyncio.Task[None] | None = None
+        self._down = False  # the subscription was lost and is not back yet
+
+    # -- the outbox --------------------------------------------------------------
+    async def publish(self, session: str, frame: Frame) -> str:
+        key = self.keys.webchat_outbox(session)
+        fields = {"id": str(frame.get("id") or ""), "frame": json.dumps(frame)}
+        async with _translated("publish"):
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.xadd(key, fields, maxlen=self.maxlen, approximate=False)  # type: ignore[arg-type]
+                pipe.pexpire(key, self.ttl_ms)
+                pipe.publish(self.keys.webchat_wake(session), WAKE)
+                position, _, _ = await pipe.execute()
+        return str(position)
+
+    async def signal(self, session: str, frame: Frame) -> None:
+        async with _translated("signal"):
+            await self.redis.publish(self.keys.webchat_wake(session), json.dumps(frame))
+
+    async def position(self, session: str) -> str:
+        async with _translated("position"):
+            newest = await self.redis.xrevrange(self.keys.webchat_outbox(session), count=1)
+        return str(newest[0][0]) if newest else "0-0"
+
+    async def find(self, session: str, frame_id: str) -> str | None:
+        key = self.keys.webchat_outbox(session)
+        async with _translated("find"):
+            recent = await self.redis.xrevrange(key, count=FIND_WINDOW)
+        return next((str(p) for p, fields in recent if fields.get("id") == frame_id), None)
+
+    async def read(self, session: str, after: str, count: int = 100) -> list[tuple[str, Frame]]:
+        key = self.keys.webchat_outbox(session)
+        async with _translated("read"):
+            entries = await self.redis.xrange(key, min=f"({after}", count=count)
+        return [(str(p), json.loads(fields["frame"])) for p, fields in entries]
+
+    # -- listening ---------------------------------------------------------------
+    async def listen(self, session: str, listener: Listener) -> None:
+        listeners = self._listeners.setdefault(session, set())
+        listeners.add(listener)
+        channel = self.keys.webchat_wake(session)
+        if len(listeners) > 1:
+            if channel in self._confirmed:
+                listener.notify(None)  # else the confirmation will wake it
+            return
+        self._channels[channel] = session
+        self._wanted.set()
+        await self._command("subscribe", channel)
+
+    async def unlisten(self, session: str, listener: Listener) -> None:
+        listeners = self._listeners.get(session)
+        if listeners is None or listener not in listeners:
+            return
+        listeners.discard(listener)
+        if listeners:
+            return
+        del self._listeners[session]
+        channel = self.keys.webchat_wake(session)
+        self._channels.pop(channel, None)
+        self._confirmed.discard(channel)
+        await self._command("unsubscribe", channel)
+
+    async def _command(self, name: str, channel: str) -> None:
+        """(Un)subscribe on the live connection; without one the reader does it on connecting."""
+        async with self._commands:
+            pubsub = self._pubsub
+            if pubsub is None:
+                return
+            try:
+                await getattr(pubsub, name)(channel)
+            except (RedisError, OSError) as exc:
+                logger.info("webchat: %s deferred until Redis is back: %s", name, exc)
+
+    # -- the reader --------------------------------------------------------------
+    async def start(self) -> None:
+        if self._reader is None:
+            self._reader = asyncio.create_task(self._read_forever(), name="webchat-bus")
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._reader
+            self._reader = None
+        await self._disconnect()
+        self._listeners.clear()
+        self._channels.clear()
+
+    async def _read_forever(self) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                if not self._connected():
+                    if not self._channels:
+                        self._wanted.clear()
+                        await self._wanted.wait()
+                        continue
+                    await self._connect()
+                    continue
+                message = await self._pubsub.get_message(timeout=READ_TIMEOUT_S)
+            except (RedisError, OSError) as exc:
+                self._lost(exc, backoff)
+                await self._disconnect()
+                await asyncio.sleep(backoff)
+                backoff = min(MAX_BACKOFF_S, backoff * 2)
+                continue
+            backoff = 0.1
+            if message is not None:
+                self._dispatch(message)
+
+    def _connected(self) -> bool:
+        return self._pubsub is not None and self._pubsub.connection is not None
+
+    def _lost(self, exc: BaseException, backoff: float) -> None:
+        log = logger.warning if not self._down else logger.debug
+        log("webchat: lost the Redis subscription (%s); resubscribing in %.1f s", exc, backoff)
+        self._down = True
+
+    async def _connect(self) -> None:
+        """A fresh pub/sub connection, subscribed to every listened channel."""
+        await self._disconnect()
+        async with self._commands:
+            self._pubsub = self.redis.pubsub()
+            channels = list(self._channels)
+            if channels:
+                await self._pubsub.subscribe(*channels)
+        if self._down:
+            logger.info("webchat: resubscribed to %d session channel(s); catching up", len(channels))
+        self._down = False
+
+    async def _disconnect(self) -> None:
+        pubsub, self._pubsub = self._pubsub, None
+        self._confirmed.clear()
+        if pubsub is not None:
+            with suppress(RedisError, OSError):
+                await pubsub.aclose()
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        channel = message.get("channel")
+        session = self._channels.get(str(channel))
+        if session is None:
+            return
+        kind = message.get("type")
+        if kind == "subscribe":
+            self._confirmed.add(str(channel))
+            self._notify(session, None)  # from now on no wake-up is missed: catch up
+        elif kind == "message":
+            data = message.get("data")
+            self._notify(session, None if data == WAKE else json.loads(str(data)))
+
+    def _notify(self, session: str, frame: Frame | None) -> None:
+        for listener in list(self._listeners.get(session, ())):
+            listener.notify(frame)
