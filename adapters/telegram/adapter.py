@@ -50,6 +50,7 @@ from adapters.telegram.convert import (
     BotIdentity,
     to_envelope,
     to_platform,
+    validation_summary,
 )
 from adapters.telegram.polling import Backoff, Poller
 from adapters.telegram.ratelimit import SendPacer
@@ -355,17 +356,9 @@ def _invalid_update(update_id: int, exc: ValidationError) -> web.Response:
         logger.info("telegram update %s: a malformed %s update, not a kind the hub handles",
                     update_id, "/".join(kinds))
         return web.Response(status=200)
-    problems = "; ".join(
-        f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
-        for error in exc.errors()[:3]
-    )  # paths and messages only: never the customer's values
-    logger.warning("telegram webhook: refused update %s (400), %d problem(s): %s",
-                   update_id, exc.error_count(), problems)
+    logger.warning("telegram webhook: refused update %s (400), %s",
+                   update_id, validation_summary(exc))
     return web.Response(status=400, text="not a Telegram update")
-
-
-def _callback_key(short: str) -> str:
-    return f"telegram:cb:{short}"
 
 
 def _callback_key(short: str) -> str:

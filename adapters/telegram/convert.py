@@ -26,6 +26,7 @@ from aiogram.types import (
     Message,
     Update,
 )
+from pydantic import ValidationError
 
 from hub.envelope import Attachment, InboundMessage, OutboundMessage
 
@@ -38,6 +39,7 @@ __all__ = [
     "to_envelope",
     "to_platform",
     "utf16_len",
+    "validation_summary",
 ]
 
 logger = logging.getLogger(__name__)
@@ -338,6 +340,16 @@ _CONVERTERS: dict[str, Callable[[Message], Content]] = {
     ContentType.STORY: _story,
     ContentType.CHECKLIST: _checklist,
 }
+
+
+def validation_summary(exc: ValidationError, most: int = 3) -> str:
+    """Where an update does not fit the Bot API: field paths and messages, never the
+    customer's values (they stay out of the logs)."""
+    problems = "; ".join(
+        f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
+        for error in exc.errors()[:most]
+    )
+    return f"{exc.error_count()} problem(s): {problems}"
 
 
 def _thread(message: Message) -> str | None:

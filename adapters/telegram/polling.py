@@ -5,6 +5,8 @@ The offset (the next update id wanted) lives in the store under
 (or the update was not for the hub), so a restart with the Redis store neither
 answers an update twice nor skips one. If the store cannot take a message the
 offset stays where it is and the same updates are fetched again after a pause.
+An update that does not fit the Bot API (aiogram cannot read it) is logged at
+WARNING with its id and skipped, so it never holds back the updates after it.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from aiogram import Bot
-from aiogram.exceptions import AiogramError, TelegramRetryAfter
+from aiogram.exceptions import AiogramError, ClientDecodeError, TelegramRetryAfter
 from aiogram.types import Update
+from pydantic import ValidationError
 
+from adapters.telegram.convert import validation_summary
 from hub.errors import StoreError
 from hub.store import Store
 
@@ -87,15 +91,10 @@ class Poller:
     async def _poll_once(self) -> float:
         """One getUpdates round; how long to pause before the next one."""
         try:
-            updates = await self.bot.get_updates(
-                offset=self.offset,
-                timeout=self.timeout_s,
-                allowed_updates=self.allowed_updates,
-                request_timeout=self.timeout_s + REQUEST_SLACK_S,
-            )
-            for update in updates:
-                await self.receive(update)
-                await self._advance(update.update_id + 1)
+            for update_id, update in await self._fetch():
+                if update is not None:
+                    await self.receive(update)
+                await self._advance(update_id + 1)
         except TelegramRetryAfter as exc:
             return self._failed(f"rate limited for {exc.retry_after} s", exc.retry_after)
         except AiogramError as exc:
@@ -105,6 +104,41 @@ class Poller:
         self._backoff.reset()
         self.last_error = None
         return 0.0
+
+    async def _fetch(self) -> list[tuple[int, Update | None]]:
+        """The next batch: (update id, update), None for an update no one can read."""
+        try:
+            updates = await self.bot.get_updates(
+                offset=self.offset,
+                timeout=self.timeout_s,
+                allowed_updates=self.allowed_updates,
+                request_timeout=self.timeout_s + REQUEST_SLACK_S,
+            )
+        except ClientDecodeError as exc:
+            return self._salvage(exc)
+        return [(update.update_id, update) for update in updates]
+
+    def _salvage(self, exc: ClientDecodeError) -> list[tuple[int, Update | None]]:
+        """A batch aiogram cannot read as a whole, read update by update.
+
+        An update that does not fit the Bot API is logged and skipped: keeping
+        the offset before it would hold back every later customer for good.
+        """
+        result = exc.data.get("result") if isinstance(exc.data, dict) else None
+        if not isinstance(result, list):
+            raise exc
+        batch: list[tuple[int, Update | None]] = []
+        for raw in result:
+            update_id = raw.get("update_id") if isinstance(raw, dict) else None
+            if not isinstance(update_id, int):
+                raise exc  # not even its id can be read: nothing to skip safely
+            try:
+                batch.append((update_id, Update.model_validate(raw, context={"bot": self.bot})))
+            except ValidationError as error:
+                logger.warning("telegram update %s cannot be read, skipped: %s",
+                               update_id, validation_summary(error))
+                batch.append((update_id, None))
+        return batch
 
     async def _advance(self, offset: int) -> None:
         self.offset = offset

@@ -372,3 +372,17 @@ def _turn(message: InboundMessage, config: Config) -> Any:
     from hub.stages import Turn
 
     return Turn(message=message, conversation=Conversation.start(message), config=config)
+
+
+async def test_polling_skips_an_update_no_one_can_read_and_serves_the_next(
+    telegram: FakeTelegram, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with running_hub(telegram_config(telegram)):
+        with caplog.at_level(logging.WARNING, logger="adapters.telegram.polling"):
+            # one batch: a message whose message_id is not an integer, then a good one
+            bad = telegram.queue({"message": tg_message(60, text="thanks") | {"message_id": "sixty"}})
+            telegram.queue({"message": tg_message(61, text="thanks")})
+            [reply] = await telegram.wait_sent(1)
+    assert reply.params["text"] == "You're welcome!"
+    assert f"telegram update {bad['update_id']} cannot be read" in caplog.text
+    assert "message.message_id" in caplog.text and "sixty" not in caplog.text
