@@ -198,6 +198,18 @@ class RuleConfig(Section):
         return self
 
 
+WELCOME_PATTERN = r"^/(start|help)\b"  # Telegram's Start button, /help ("/start@bot" in groups)
+DEFAULT_RULES = (
+    RuleConfig(
+        name="welcome",
+        pattern=WELCOME_PATTERN,
+        priority=30,
+        action="reply",
+        text="Welcome! Ask me your question in your own words and I'll do my best to help.",
+    ),
+)
+
+
 class KBConfig(Section):
     enabled: bool = True
     path: str = "kb/faq.toml"
@@ -331,7 +343,7 @@ class Config(Section):
     cluster: ClusterConfig = ClusterConfig()
     log: LogConfig = LogConfig()
     channels: ChannelsConfig = ChannelsConfig()
-    rules: tuple[RuleConfig, ...] = ()
+    rules: tuple[RuleConfig, ...] = DEFAULT_RULES
     kb: KBConfig = KBConfig()
     llm: LLMConfig = LLMConfig()
     handoff: HandoffConfig = HandoffConfig()
