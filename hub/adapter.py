@@ -33,7 +33,10 @@ class Adapter(Protocol):
     ``routes`` adds the adapter's HTTP endpoints (webhooks, pages) to the hub's
     server before it starts. ``send`` delivers one message in order, retrying
     what is worth retrying; it raises PermanentDeliveryError when the message
-    can never be delivered and DeliveryError when it gave up for now.
+    can never be delivered and DeliveryError when it gave up for now. A
+    StoreError means the hub's own store failed on the way (a channel that
+    delivers through it, like webchat): the hub keeps the entry pending and
+    sends its outbox again once the store answers.
     """
 
     name: str

@@ -13,7 +13,7 @@ from hub.adapter import Adapter
 from hub.config import Config
 from hub.conversation import Conversation, TranscriptEntry
 from hub.envelope import InboundMessage, OutboundMessage
-from hub.errors import DeliveryError, PermanentDeliveryError, StoreError
+from hub.errors import DeliveryError, HubDraining, PermanentDeliveryError, StoreError
 from hub.ingress import (
     AgentAction,
     Consumer,
@@ -104,6 +104,7 @@ class Hub:
         self.leases: Leases = leases or LocalLeases(self.log.partitions)
         self.action_handler: ActionHandler | None = None
         self._consumer: Consumer | None = None
+        self._closing = False
 
     # -- wiring ------------------------------------------------------------------
     def register(self, adapter: Adapter) -> None:
@@ -134,7 +135,11 @@ class Hub:
         await self._consumer.start()
 
     async def submit(self, message: InboundMessage) -> bool:
-        """Accept a message unless it is a duplicate: durable once this returns True."""
+        """Accept a message unless it is a duplicate: durable once this returns True.
+
+        Raises StoreUnavailable when it cannot take it (HubDraining while shutting down).
+        """
+        self._refuse_if_closing()
         await self.start()
         if not await self.log.enqueue(Work.of_message(message), self.config.store.dedupe_ttl_s):
             self.metrics.child(self.metrics.duplicates, message.channel).inc()
@@ -145,6 +150,7 @@ class Hub:
 
     async def submit_action(self, action: AgentAction) -> bool:
         """Accept an agent's action on a conversation, ordered with the customer's messages."""
+        self._refuse_if_closing()
         await self.start()
         accepted = await self.log.enqueue(Work.of_action(action), self.config.store.dedupe_ttl_s)
         if not accepted:
@@ -179,13 +185,22 @@ class Hub:
         if self._consumer is not None:
             await self._consumer.join()
 
+    def _refuse_if_closing(self) -> None:
+        if self._closing:
+            raise HubDraining("this hub is shutting down; send it again (another process takes it)")
+
     async def close(self, drain_s: float | None = None) -> bool:
         """Stop taking work, finish what is in flight (``[cluster] drain_s``), release leases."""
+        self._closing = True
         if self._consumer is None:
             return True
         consumer, self._consumer = self._consumer, None
         limit = self.config.cluster.drain_s if drain_s is None else drain_s
-        return await consumer.stop(limit)
+        started = time.monotonic()
+        drained = await consumer.stop(limit)
+        logger.info("drained in %.1f s (%s); leases released",
+                    time.monotonic() - started, "all done" if drained else "some left pending")
+        return drained
 
     # -- one entry -------------------------------------------------------------------
     async def _process(self, entry: Entry, fence: Fence) -> bool:

@@ -106,8 +106,7 @@ class HubProcess:
             if not self.alive:
                 raise AssertionError(f"hub exited with {self.process.returncode}:\n{self.log()}")
             try:
-                health = await self.health()
-                if health["components"].get("ingress", {}).get("status") == "ok":
+                if (await self.health())["status"] == "ok":  # every component, LLM tiers too
                     return
             except (aiohttp.ClientError, OSError, TimeoutError, KeyError):
                 pass

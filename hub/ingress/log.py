@@ -65,8 +65,12 @@ class IngressLog(Protocol):
         """Take back every pending entry of ``partition`` (a new owner's first step), in order."""
         ...
 
-    async def adopt(self, partitions: Collection[int]) -> list[Entry]:
-        """Take over entries of these partitions pending with any *other* consumer."""
+    async def adopt(
+        self, partitions: Collection[int], in_flight: Collection[tuple[int, str]]
+    ) -> list[Entry]:
+        """Take back stranded entries of these partitions: pending with another consumer
+        (a paused ex-owner's late read), or with this one but idle and not ``in_flight``
+        (a read whose reply was lost with the connection)."""
         ...
 
     async def retry(self, entry: Entry) -> Entry:

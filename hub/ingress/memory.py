@@ -82,8 +82,10 @@ class MemoryLog:
         self._pending.update((e.id, e) for e in recovered)
         return recovered
 
-    async def adopt(self, partitions: Collection[int]) -> list[Entry]:
-        return []  # one process, one consumer: nothing is ever stranded
+    async def adopt(
+        self, partitions: Collection[int], in_flight: Collection[tuple[int, str]]
+    ) -> list[Entry]:
+        return []  # one process, no connection to lose: nothing is ever stranded
 
     async def retry(self, entry: Entry) -> Entry:
         again = entry.again()

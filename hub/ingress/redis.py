@@ -30,6 +30,7 @@ __all__ = ["RedisLog"]
 
 GROUP = Keys.INGRESS_GROUP
 DEAD_LETTERS_KEPT = 10_000
+STRANDED_IDLE_MS = 3_000  # this consumer's pending entries idle this long and not in flight
 
 # KEYS: dedupe key, stream.  ARGV: ttl ms, work JSON.  -> entry id, or false (duplicate)
 _ENQUEUE = """
@@ -159,7 +160,9 @@ class RedisLog:
         entries = self._entries(stream, rows, deliveries)
         return sorted(entries, key=lambda e: tuple(int(part) for part in e.id.split("-")))
 
-    async def adopt(self, partitions: Collection[int]) -> list[Entry]:
+    async def adopt(
+        self, partitions: Collection[int], in_flight: Collection[tuple[int, str]]
+    ) -> list[Entry]:
         chosen = sorted(partitions)
         if not chosen:
             return []
@@ -172,16 +175,23 @@ class RedisLog:
             for partition, summary in zip(chosen, summaries, strict=True):
                 if isinstance(summary, Exception) or not summary.get("pending"):
                     continue
-                others = [c["name"] for c in summary.get("consumers", ()) if c["name"] != self.consumer]
-                for other in others:
-                    adopted += await self._adopt_from(partition, str(other))
+                for consumer in summary.get("consumers", ()):
+                    name = str(consumer["name"])
+                    mine = name == self.consumer
+                    skip = {i for p, i in in_flight if p == partition} if mine else set()
+                    # our own only when idle a while: a read may be on its way back
+                    idle = STRANDED_IDLE_MS if mine else None
+                    adopted += await self._adopt_from(partition, name, skip, idle)
         return adopted
 
-    async def _adopt_from(self, partition: int, other: str) -> list[Entry]:
+    async def _adopt_from(
+        self, partition: int, consumer: str, skip: set[str], idle: int | None
+    ) -> list[Entry]:
         stream = self.keys.ingress(partition)
         pending = await self.redis.xpending_range(
-            stream, GROUP, min="-", max="+", count=1000, consumername=other
+            stream, GROUP, min="-", max="+", count=1000, consumername=consumer, idle=idle
         )
+        pending = [p for p in pending if str(p["message_id"]) not in skip]
         if not pending:
             return []
         ids = [p["message_id"] for p in pending]

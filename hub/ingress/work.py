@@ -121,11 +121,12 @@ class Entry:
     work: Work | None
     deliveries: int = 1
     raw: str = ""
+    resumed: bool = False  # tried here before and interrupted by a store outage
 
     @property
     def redelivered(self) -> bool:
-        """Delivered before: a process may have decided it and died before acking."""
-        return self.deliveries > 1
+        """Tried before: it may have been decided, committed or partly sent already."""
+        return self.deliveries > 1 or self.resumed
 
     @property
     def address(self) -> str:
@@ -133,6 +134,9 @@ class Entry:
 
     def again(self) -> Entry:
         return replace(self, deliveries=self.deliveries + 1)
+
+    def resume(self) -> Entry:
+        return replace(self, resumed=True)
 
 
 @dataclass(frozen=True, slots=True)
