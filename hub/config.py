@@ -232,6 +232,7 @@ class LLMModelConfig(Section):
 class LLMTierConfig(Section):
     name: Annotated[str, Field(min_length=1)]
     max_score: Annotated[float, Field(ge=0.0, le=1.0)] = 1.0
+    max_concurrency: Annotated[int, Field(ge=1, le=10_000)] = 64  # provider calls at once
     models: tuple[LLMModelConfig, ...] = Field(min_length=1)
 
 
@@ -253,6 +254,7 @@ class LLMConfig(Section):
     cache_ttl_s: Annotated[int, Field(ge=0)] = 3600
     near_budget_ratio: Annotated[float, Field(gt=0.0, le=1.0)] = 0.8
     max_tool_calls: Annotated[int, Field(ge=0, le=20)] = 3  # action calls per turn (flows/)
+    queue_notice_s: Annotated[float, Field(gt=0)] = 3.0  # queued this long: "still working"
     tiers: tuple[LLMTierConfig, ...] = ()
 
     @model_validator(mode="after")

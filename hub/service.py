@@ -17,6 +17,7 @@ from flows.actions import Actions
 from flows.stage import FlowStage, flow_handoff_middleware
 from hub.adapter import Adapter
 from hub.config import Config, load_config
+from hub.envelope import InboundMessage, OutboundMessage
 from hub.errors import ConfigError
 from hub.handoff import (
     HandoffDesk,
@@ -60,7 +61,7 @@ def build_stages(
         flows,
         KnowledgeStage.from_config(config),
         flows.starter(),
-        LLMStage(store, metrics, tools=ToolBox(flows.actions)),
+        LLMStage(store, metrics, config.llm, tools=ToolBox(flows.actions)),
         HandoffStage(desk),
     ]
 
@@ -126,7 +127,9 @@ async def _healthz(request: web.Request) -> web.Response:
             components[stage.name] = health()
     components["ingress"] = await hub.ingress_health()
     healthy = all(c.get("status") == "ok" for c in components.values())
-    body = {"status": "ok" if healthy else "degraded", "components": components}
+    starting = any(c.get("status") == "starting" for c in components.values())
+    status = "ok" if healthy else "starting" if starting else "degraded"
+    body = {"status": status, "components": components}
     return web.json_response(body, status=200 if healthy else 503)
 
 
@@ -193,6 +196,7 @@ class HubService:
         for adapter in self.adapters:
             self.hub.register(adapter)
         self._connect_desk()
+        self._connect_notices(stages)
         for stage in stages:  # innermost: a hand-off during a flow carries its slots
             if isinstance(stage, FlowStage):
                 self.hub.middleware.append(flow_handoff_middleware(stage))
@@ -209,6 +213,18 @@ class HubService:
         if config.source is not None:
             watcher = FileWatcher(config.source, self.reload)
             await self._stack.enter_async_context(watcher)
+
+    def _connect_notices(self, stages: list[Stage]) -> None:
+        """Stages that tell a customer something before deciding (the LLM queue's notice)."""
+        for stage in stages:
+            if hasattr(stage, "notify"):
+                stage.notify = self._notify
+
+    async def _notify(self, message: InboundMessage, text: str) -> None:
+        """Send ``text`` now, outside the decision (not part of the answer or the outbox)."""
+        adapter = self.hub.adapters.get(message.channel)
+        if adapter is not None:
+            await adapter.send(OutboundMessage.reply(message, text))
 
     def _connect_desk(self) -> None:
         """Hand-off: agents in Slack when configured; the hub applies hand-off decisions."""

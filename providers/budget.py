@@ -16,13 +16,37 @@ from hub.config import LLMConfig, LLMModelConfig
 from hub.metrics import Metrics
 from hub.store import Store
 
-__all__ = ["Ledger", "price"]
+__all__ = ["Ledger", "Price", "price", "price_of"]
 
 logger = logging.getLogger(__name__)
 
 DAY_TTL_S = 3 * 86400
 TIER_TTL_S = 40 * 86400
 CONVERSATION_TTL_S = 30 * 86400
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    """A deployment's per-token prices, looked up once; ``known`` is False without any."""
+
+    input_per_token: float = 0.0
+    output_per_token: float = 0.0
+    known: bool = True
+
+    def cost(self, tokens_in: int, tokens_out: int) -> float | None:
+        if not self.known:
+            return None
+        return tokens_in * self.input_per_token + tokens_out * self.output_per_token
+
+
+def price_of(deployment: LLMModelConfig) -> Price:
+    """The configured prices, else litellm's bundled table's (when the router is built)."""
+    if deployment.input_cost_per_token is not None or deployment.output_cost_per_token is not None:
+        return Price(deployment.input_cost_per_token or 0.0, deployment.output_cost_per_token or 0.0)
+    per_token = price(deployment, 1_000_000, 0), price(deployment, 0, 1_000_000)
+    if per_token[0] is None or per_token[1] is None:
+        return Price(known=False)
+    return Price(per_token[0] / 1_000_000, per_token[1] / 1_000_000)
 
 
 def price(deployment: LLMModelConfig, tokens_in: int, tokens_out: int) -> float | None:

@@ -8,6 +8,11 @@ Cooldowns are disabled for the same reason: a single-deployment tier put in
 cooldown by one 500 would refuse every question for a minute, and our own
 fallback already moves on to the next tier at once.
 
+Calls go through one pre-built aiohttp session per router (``shared_session``,
+litellm's documented way to reuse a client), whose pool is sized explicitly:
+as many connections as the tiers' ``max_concurrency`` add up to, since no more
+calls than that are ever in flight (:mod:`providers.gate`).
+
 A deployment is usable when its key is present (``api_key_env`` names a set
 variable), or it has an ``api_base`` and no key variable (a keyless local
 server such as Ollama), or litellm finds the provider's usual variable.
@@ -17,17 +22,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from hub.config import LLMConfig, LLMModelConfig, LLMTierConfig, secret
-from providers.budget import price
+from providers.budget import Price, price_of
 from providers.errors import TierFailed
 
 __all__ = ["Completion", "TierRouter", "usable"]
 
 logger = logging.getLogger(__name__)
+
+_WARM_UP = [{"role": "user", "content": "warm up"}]
 
 KEYLESS = "no-key"  # OpenAI-compatible local servers ignore the key but clients want one
 
@@ -96,16 +104,65 @@ class TierRouter:
         self.config = config
         self.tiers, self.notes = usable(config)
         self._models: dict[str, LLMModelConfig] = {}
+        self._prices: dict[str, Price] = {}
         model_list = []
         for tier in self.tiers:
             for index, model in enumerate(tier.models):
                 model_list.append(_deployment(tier.name, index, model))
                 self._models[f"{tier.name}#{index}"] = model
+                self._prices[f"{tier.name}#{index}"] = price_of(model)
         self._router = (
             litellm.Router(model_list=model_list, timeout=config.timeout_s, disable_cooldowns=True)
             if model_list
             else None
         )
+        self.pool_size = max(1, sum(t.max_concurrency for t in self.tiers))
+        self._session: Any = None  # aiohttp.ClientSession, opened on the event loop
+
+    # -- lifecycle (see providers.warmup) -------------------------------------------
+    def warm_up(self) -> None:
+        """Run litellm's request path once without a network call (in a worker thread).
+
+        The first real call otherwise pays for litellm's lazy imports and its
+        tokenizer on the event loop. ``mock_response`` is litellm's documented
+        way to answer without a provider.
+        """
+        if self._router is None:
+            return
+        import litellm
+
+        litellm.token_counter(model="gpt-4o-mini", text="warm up")  # loads the tokenizer
+        tier = self.tiers[0].name
+
+        async def both_paths() -> None:
+            assert self._router is not None
+            for stream in (False, True):
+                reply = await self._router.acompletion(
+                    model=tier, messages=_WARM_UP, mock_response='{"answer": "ok"}',
+                    timeout=self.config.timeout_s, stream=stream,
+                )
+                if stream:
+                    async for _ in reply:
+                        pass
+
+        # A loop of its own, in this worker thread: never the hub's loop.
+        runner = threading.Thread(target=asyncio.run, args=(both_paths(),), name="llm-warm-up")
+        runner.start()
+        runner.join()
+
+    def open_session(self) -> None:
+        """The provider HTTP client: one aiohttp session with an explicit pool (on the loop)."""
+        import aiohttp
+
+        connector = aiohttp.TCPConnector(
+            limit=self.pool_size, limit_per_host=self.pool_size, keepalive_timeout=30
+        )
+        self._session = aiohttp.ClientSession(connector=connector)
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     @property
     def names(self) -> list[str]:
@@ -130,12 +187,15 @@ class TierRouter:
             raise TierFailed(tier.name, _kind(exc)) from exc
 
     def _call_args(self, tier: LLMTierConfig, messages: list[dict[str, Any]]) -> dict[str, Any]:
-        return {
+        args: dict[str, Any] = {
             "model": tier.name,
             "messages": messages,
             "timeout": self.config.timeout_s,
             "num_retries": len(tier.models) - 1,
         }
+        if self._session is not None:
+            args["shared_session"] = self._session
+        return args
 
     async def _plain(self, tier: LLMTierConfig, messages: list[dict[str, Any]]) -> Completion:
         assert self._router is not None
@@ -165,12 +225,13 @@ class TierRouter:
         return self._completion(tier.name, stream._hidden_params, "".join(parts), usage)
 
     def _completion(self, tier: str, hidden: dict[str, Any], text: str, usage: Any) -> Completion:
-        deployment = self._models.get(str(hidden.get("model_id")))
-        if deployment is None:  # not expected: every deployment has an id
-            deployment = next(m for key, m in self._models.items() if key.startswith(f"{tier}#"))
+        key = str(hidden.get("model_id"))
+        if key not in self._models:  # not expected: every deployment has an id
+            key = next(k for k in self._models if k.startswith(f"{tier}#"))
+        deployment = self._models[key]
         tokens_in = int(getattr(usage, "prompt_tokens", 0) or 0)
         tokens_out = int(getattr(usage, "completion_tokens", 0) or 0)
-        cost = price(deployment, tokens_in, tokens_out)
+        cost = self._prices[key].cost(tokens_in, tokens_out)
         return Completion(
             text=text,
             tier=tier,

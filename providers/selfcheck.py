@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 __all__ = ["Answer", "AnswerStream", "check", "parse"]
 
@@ -58,10 +59,16 @@ def _ngrams(text: str, n: int) -> set[tuple[str, ...]]:
     return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
 
 
+@lru_cache(maxsize=64)
+def _secret_ngrams(secret: str) -> frozenset[tuple[str, ...]]:
+    """A secret's word runs, computed once: the prompt is checked on every streamed chunk."""
+    return frozenset(_ngrams(secret, _LEAK_WINDOW))
+
+
 def leaks(answer: str, secrets: Iterable[str]) -> bool:
     """True if ``answer`` repeats a run of words from any of ``secrets``."""
     said = _ngrams(answer, _LEAK_WINDOW)
-    return any(said & _ngrams(secret, _LEAK_WINDOW) for secret in secrets)
+    return any(not said.isdisjoint(_secret_ngrams(secret)) for secret in secrets)
 
 
 def check(answer: Answer, grounding_ids: Iterable[str], secrets: Iterable[str]) -> str | None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hub.config import Config, LLMConfig, LLMTierConfig
-from hub.envelope import Button
+from hub.envelope import Button, InboundMessage
 from hub.logs import add_scrubber
 from hub.messages import MessageTexts, fill
 from hub.metrics import Metrics
@@ -29,18 +29,22 @@ from providers.budget import Ledger
 from providers.cache import AnswerCache, CachedAnswer, cache_key
 from providers.complexity import Complexity, pick_tier, score_turn
 from providers.errors import TierFailed
+from providers.gate import TierGates
 from providers.pii import has_pii, scrub
 from providers.prompt import RULES, build_messages
 from providers.router import Completion, TierRouter
 from providers.selfcheck import AnswerStream, check, leaks, parse
 from providers.tools import TOOL_PREFIX, ToolBox, used_tools
 from providers.topics import refused_topic
+from providers.warmup import RouterWarmup
 
 __all__ = ["LLMStage"]
 
 logger = logging.getLogger(__name__)
 
 _HOLD_BACK_WORDS = 8
+
+Notify = Callable[[InboundMessage, str], Awaitable[None]]
 
 
 @dataclass
@@ -66,27 +70,47 @@ class LLMStage:
 
     name = "llm"
 
-    def __init__(self, store: Store, metrics: Metrics, *, tools: ToolBox | None = None) -> None:
+    def __init__(
+        self, store: Store, metrics: Metrics, config: LLMConfig | None = None,
+        *, tools: ToolBox | None = None,
+    ) -> None:
         self.tools = tools  # actions offered as tools (providers/tools.py)
         self.ledger = Ledger(store, metrics)
         self.cache = AnswerCache(store)
-        self._router: TierRouter | None = None
+        self.routers = RouterWarmup()
+        self.gates = TierGates()
+        self.notify: Notify | None = None  # set by the service: a message outside the decision
+        self._config = config
         add_scrubber(scrub)
 
     # -- lifecycle -----------------------------------------------------------------
-    async def reconfigure(self, old: Config, new: Config) -> None:
-        if old.llm != new.llm:
-            self._router = None  # rebuilt from the new section on the next turn
+    async def __aenter__(self) -> LLMStage:
+        """Start building the tiers' router in a thread; the hub serves meanwhile."""
+        self.routers.owns_session = True
+        if self._config is not None:
+            self.routers.start(self._config)
+        return self
 
-    def router_for(self, config: LLMConfig) -> TierRouter:
-        if self._router is None or self._router.config != config:
-            self._router = TierRouter(config)
-        return self._router
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.routers.close()
+
+    async def reconfigure(self, old: Config, new: Config) -> None:
+        self._config = new.llm
+        if old.llm != new.llm:
+            self.routers.start(new.llm)  # built off the loop, swapped in when complete
+
+    async def router_for(self, config: LLMConfig) -> TierRouter:
+        return await self.routers.get(config)
 
     def health(self) -> dict[str, Any]:
-        if self._router is None:
+        config = self._config
+        if config is not None and not (config.enabled and config.tiers):
+            return {"status": "ok", "tiers": "none configured or [llm] disabled"}
+        if config is None and not self.routers.ready:
             return {"status": "ok", "tiers": "built on first use"}
-        return {"status": "ok", "tiers": self._router.names, "left_out": self._router.notes}
+        health = self.routers.health()
+        health["queues"] = self.gates.health()
+        return health
 
     # -- one turn --------------------------------------------------------------------
     async def __call__(self, turn: Turn) -> Decision | None:
@@ -97,7 +121,7 @@ class LLMStage:
         if not config.tiers:
             turn.note("llm: skipped, no [[llm.tiers]] configured")
             return None
-        router = self.router_for(config)
+        router = await self.router_for(config)
         if not router.tiers:
             turn.note(f"llm: skipped, no tier has a usable key ({'; '.join(router.notes)})")
             return None
@@ -163,7 +187,10 @@ class LLMStage:
             index = order.pop(0)
             tier = tiers[index]
             try:
-                done = await self._complete(router, tier, messages, turn, secrets)
+                async with self.gates.for_tier(tier).slot(
+                    config.queue_notice_s, self._still_working(turn)
+                ):
+                    done = await self._complete(router, tier, messages, turn, secrets)
             except TierFailed as exc:
                 logger.warning("llm tier %s failed: %s", tier.name, exc.kind)
                 attempts.failures.append(f"{tier.name}: {exc.kind}")
@@ -189,6 +216,7 @@ class LLMStage:
             order = higher[:1]
         return _all_failed(attempts, complexity, turn.config.messages)
 
+
     async def _complete(
         self, router: TierRouter, tier: LLMTierConfig, messages: list[dict[str, Any]],
         turn: Turn, secrets: tuple[str, ...],
@@ -197,6 +225,24 @@ class LLMStage:
         if self.tools is None:
             return await router.complete(tier, messages, _streamer(turn, secrets))
         return await self.tools.complete(router, tier, messages, turn, _streamer(turn, secrets))
+
+    def _still_working(self, turn: Turn) -> Callable[[], Awaitable[None]] | None:
+        """Tell a customer whose question waits in a tier's queue, once per question."""
+        notify = self.notify
+        if notify is None or turn.dry_run:
+            return None
+        told: list[bool] = []
+
+        async def tell() -> None:
+            if told:
+                return
+            told.append(True)
+            try:
+                await notify(turn.message, turn.config.messages.still_working)
+            except Exception as exc:  # a notice that cannot be sent must not cost the answer
+                logger.warning("still-working notice not sent: %s", type(exc).__name__)
+
+        return tell
 
 
 # -- pieces of a turn ----------------------------------------------------------------
