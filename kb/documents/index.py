@@ -26,6 +26,7 @@ import bm25s
 import numpy as np
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN
+from threadpoolctl import threadpool_limits
 
 from kb.documents.chunks import Chunk
 from kb.embedding import JointEmbedder
@@ -47,6 +48,7 @@ _SAMPLE = 4096
 # Dimensions of the search vectors (of 384), and how many candidates per wanted
 # chunk they pass to the exact re-scoring.
 SEARCH_DIMS = 128
+_PROJECT_FROM = 2000  # chunks; smaller indexes search the full vectors
 _RESCORE = 3
 
 
@@ -64,6 +66,13 @@ class IndexedFile:
     vectors: np.ndarray = field(repr=False)
     title_vector: np.ndarray = field(repr=False)
     indexed_at: float = 0.0
+    terms: tuple[tuple[str, ...], ...] = field(default=(), repr=False)  # BM25 terms per chunk
+
+    def chunk_terms(self) -> tuple[tuple[str, ...], ...]:
+        """Each chunk's BM25 terms (kept from indexing; worked out again if missing)."""
+        if len(self.terms) == len(self.chunks):
+            return self.terms
+        return tuple(tuple(analyse(c.indexed_text)) for c in self.chunks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +141,7 @@ class DocumentIndex:
     def _build_bm25(self) -> tuple[bm25s.BM25 | None, list[frozenset[str]], dict[str, int]]:
         if not self.chunks:
             return None, [], {}
-        corpus = [analyse(c.indexed_text) for c in self.chunks]
+        corpus = [list(t) for f in self.files for t in f.chunk_terms()]
         retriever = bm25s.BM25()
         retriever.index(corpus, show_progress=False)
         doc_terms: list[set[str]] = [set() for _ in self.doc_ids]
@@ -215,10 +224,12 @@ class DocumentIndex:
 def _main_axes(vectors: np.ndarray, n: int) -> np.ndarray:
     """(dim, n) directions that best keep inner products (eigenvectors of the second moment)."""
     dim = vectors.shape[1]
-    if len(vectors) < 2 * n:
+    if len(vectors) < _PROJECT_FROM:
         return np.eye(dim, dtype=np.float32)
-    moment = (vectors.T @ vectors).astype(np.float64)
-    _, axes = np.linalg.eigh(moment)
+    # One BLAS thread: on a busy machine a multi-threaded 384 x 384 eigh waits ~1 s for its threads.
+    with threadpool_limits(1):
+        moment = (vectors.T @ vectors).astype(np.float64)
+        _, axes = np.linalg.eigh(moment)
     return np.ascontiguousarray(axes[:, ::-1][:, :n], dtype=np.float32)
 
 

@@ -20,13 +20,13 @@ import os
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from kb.documents.chunks import Chunk, chunk_article
-from kb.documents.index import DocumentIndex, IndexedFile, Skipped, embed_chunks
+from kb.documents.index import DocumentIndex, IndexedFile, Skipped, analyse, embed_chunks
 from kb.documents.sources import SUFFIXES, DocumentError, read_article
 from kb.embedding import JointEmbedder, load_embedder
 
@@ -111,8 +111,9 @@ def _one(
     chunks = chunk_article(article)
     vectors, title_vector = embed_chunks(embedder, article.title, chunks)
     logger.info("indexed %s: %d chunks", path, len(chunks))
+    terms = tuple(tuple(analyse(c.indexed_text)) for c in chunks)
     return IndexedFile(str(path), digest, stamp, article.doc_id, article.title, article.url,
-                       tuple(chunks), vectors, title_vector, time.time())
+                       tuple(chunks), vectors, title_vector, time.time(), terms)
 
 
 def _stamp(path: Path) -> tuple[int, int]:
@@ -128,8 +129,7 @@ def _digest(data: bytes) -> str:
 
 
 def _restamp(indexed: IndexedFile, stamp: tuple[int, int]) -> IndexedFile:
-    return IndexedFile(indexed.path, indexed.digest, stamp, indexed.doc_id, indexed.title, indexed.url,
-                       indexed.chunks, indexed.vectors, indexed.title_vector, indexed.indexed_at)
+    return replace(indexed, stamp=stamp)
 
 
 class _Cache:
