@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
-from tests.harness import make_config, running_hub
+from tests.harness import make_config, running_hub, start_redis
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 RULES = [
@@ -119,3 +120,121 @@ async def test_streamed_llm_answer_shows_progressively_then_final(
             assert await page.evaluate("window.sawStreaming")
             assert await page.locator(".msg--streaming").count() == 0
             await page.close()
+
+
+GREETING = {"text": "Hi! I'm the Northwind assistant. Ask me about orders, shipping or returns.",
+            "buttons": [{"label": "Opening hours", "value": "hours"},
+                        {"label": "Weekends?", "value": "weekend opening"}]}
+SCREENSHOTS = Path(os.environ.get("SWITCHBOARD_SCREENSHOTS", "/tmp/switchboard-screenshots"))
+
+
+async def test_the_page_opens_with_the_greeting_and_old_buttons_retire(browser) -> None:
+    config = make_config(rules=RULES, channels={"webchat": {"greeting": GREETING}})
+    async with running_hub(config) as hub:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        for width, height in ((1280, 800), (375, 700)):
+            context = await browser.new_context(viewport={"width": width, "height": height})
+            page = await context.new_page()
+            await page.goto(hub.url + "/")
+            greeting = page.locator(".msg--bot", has_text="Northwind assistant")
+            await greeting.wait_for()
+            assert await greeting.locator("button").count() == 2
+            await page.screenshot(path=str(SCREENSHOTS / f"webchat-greeting-{width}x{height}.png"))
+            await context.close()
+
+        page = await browser.new_page()
+        await page.goto(hub.url + "/")
+        await page.locator(".msg--bot", has_text="Northwind assistant").wait_for()
+        await page.click("text=Opening hours")
+        await page.locator(".msg--bot", has_text="Nine to five.").wait_for()
+        assert await page.locator(".msg--bot").first.locator("button").first.is_disabled()
+
+        await page.reload()
+        await page.wait_for_selector("#status.status--online")
+        bots = page.locator(".msg--bot")
+        assert await bots.count() == 2  # the greeting once, at the top, and the answer
+        assert "Northwind assistant" in await bots.first.inner_text()
+        greeting_buttons = bots.first.locator("button")
+        assert [await b.is_disabled() for b in await greeting_buttons.all()] == [True, True]
+        answer_button = bots.nth(1).locator("button")  # the newest message's button still works
+        assert not await answer_button.is_disabled()
+        await answer_button.click()
+        await page.locator(".msg--bot", has_text="Closed on weekends.").wait_for()
+        await page.close()
+
+
+async def test_the_text_box_grows_and_takes_max_chars(browser) -> None:
+    config = make_config(rules=RULES, channels={"webchat": {"max_chars": 300}})
+    async with running_hub(config) as hub:
+        page = await browser.new_page()
+        await page.goto(hub.url + "/")
+        await page.wait_for_selector("#status.status--online")
+        one_line = await page.eval_on_selector("#input", "e => e.getBoundingClientRect().height")
+        await page.fill("#input", "first line")
+        await page.press("#input", "Shift+Enter")
+        await page.type("#input", "second line")
+        await page.press("#input", "Shift+Enter")
+        await page.type("#input", "third line")
+        three_lines = await page.eval_on_selector("#input", "e => e.getBoundingClientRect().height")
+        assert three_lines > one_line * 1.8
+        assert await page.eval_on_selector("#input", "e => e.scrollHeight <= e.clientHeight + 1")
+        assert await page.get_attribute("#input", "maxlength") == "300"
+        await page.press("#input", "Enter")
+        await page.locator(".msg--customer").wait_for()
+        after = await page.eval_on_selector("#input", "e => e.getBoundingClientRect().height")
+        assert abs(after - one_line) < 1.5  # back to one line once sent
+        await page.close()
+
+
+async def test_a_refused_message_is_marked_failed_not_resent_and_can_be_retried(browser) -> None:
+    config = make_config(rules=RULES, channels={"webchat": {"rate_limit_burst": 1,
+                                                            "rate_limit_per_s": 0.5}})
+    async with running_hub(config) as hub:
+        page = await browser.new_page()
+        await page.goto(hub.url + "/")
+        await page.wait_for_selector("#status.status--online")
+        await send(page, "hours?")
+        await send(page, "weekend?")
+        failed = page.locator(".msg--failed")
+        await failed.wait_for()
+        assert "weekend?" in await failed.inner_text()
+        assert await page.locator(".msg--pending").count() == 0
+
+        # A reconnect does not resend it: it stays failed until the customer says so.
+        await page.evaluate("window.switchboard.socket().close()")
+        await page.wait_for_selector("#status.status--online")
+        await page.wait_for_timeout(500)
+        assert await page.locator(".msg--failed").count() == 1
+        assert await page.locator(".msg--bot", has_text="Closed on weekends.").count() == 0
+
+        await page.wait_for_timeout(2000)  # the bucket refills
+        await page.click(".msg--failed .msg__retry")
+        await page.locator(".msg--bot", has_text="Closed on weekends.").wait_for()
+        assert await page.locator(".msg--failed").count() == 0
+        assert await page.locator(".msg--customer").count() == 2
+        await page.close()
+
+
+async def test_unavailable_is_retried_on_the_open_socket_with_back_off(browser) -> None:
+    redis = start_redis()
+    try:
+        async with running_hub(make_config(rules=RULES, store={"url": redis.url})) as hub:
+            page = await browser.new_page()
+            await page.goto(hub.url + "/")
+            await page.wait_for_selector("#status.status--online")
+            socket_before = await page.evaluate("window.switchboard.socket().url")
+            await page.evaluate("window.firstSocket = window.switchboard.socket()")
+            redis.stop()
+            await send(page, "hours?")
+            await page.wait_for_timeout(1500)  # refused at least once meanwhile
+            assert await page.locator(".msg--pending").count() == 1
+            redis.restart()
+            await page.locator(".msg--bot", has_text="Nine to five.").wait_for(timeout=20000)
+            assert await page.locator(".msg--bot").count() == 1
+            assert await page.locator(".msg--pending").count() == 0
+            # ... on the socket it had all along: no reconnect was needed.
+            assert await page.evaluate("window.firstSocket === window.switchboard.socket()")
+            assert socket_before.endswith("/ws")
+            await page.close()
+    finally:
+        redis.stop()

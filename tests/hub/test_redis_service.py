@@ -31,7 +31,7 @@ async def test_redis_going_away_gives_an_error_frame_and_recovers() -> None:
             redis.stop()
             await chat.send({"type": "message", "id": "lost?", "text": "hours?"})
             error = await chat.expect("error", timeout=10)
-            assert error["code"] == "unavailable"
+            assert (error["code"], error["reply_to"]) == ("unavailable", "lost?")
             async with aiohttp.ClientSession() as http:
                 async with http.get(f"{hub.url}/healthz") as resp:
                     assert resp.status == 503

@@ -278,6 +278,7 @@
     input.focus();
   });
   input.addEventListener("input", grow);
+  grow();
   input.addEventListener("keydown", function (ev) {
     if (ev.key === "Enter" && !ev.shiftKey) { ev.preventDefault(); form.requestSubmit(); }
   });
