@@ -235,6 +235,7 @@ class HubService:
 
             board = SlackAgents.attach(slack, self.desk)
         self.desk.connect(self.hub, board)
+        self.hub.action_handler = self.desk.apply  # agents' events, from the ingress
         self.hub.middleware += [unstaffed_middleware(self.desk), offer_middleware(self.desk)]
         self.hub.decision_listeners.append(self.desk.on_decision)
 

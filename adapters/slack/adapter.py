@@ -219,8 +219,7 @@ class SlackAdapter:
             return None  # bots, Slackbot, joins, deletions, unfurls...: no customer wrote
         if self.agents_channel and event.get("channel") == self.agents_channel:
             if event.get("type") == "message" and edited is None:
-                for handler in self._agent_handlers:
-                    self._track(asyncio.create_task(handler(event)))
+                return await self._agents_first(event)  # durable before Slack's 200
             return None
         if not await self._is_customers(edited or event, mention=bot_user_id if edited else None):
             return None
@@ -258,9 +257,10 @@ class SlackAdapter:
         action_id = str(actions[0].get("action_id", ""))
         for prefix, handler in self._action_handlers:
             if action_id.startswith(prefix):
-                await ack()
-                self._track(asyncio.create_task(handler(body)))
-                return None
+                refused = await self._agents_first(body, handler)
+                if refused is None:
+                    await ack()
+                return refused
         if not action_id.startswith(BUTTON_ACTION_PREFIX):
             await ack()
             return None
@@ -293,6 +293,20 @@ class SlackAdapter:
 
     async def _on_other_event(self) -> None:
         """Events we are subscribed to but do not use are acknowledged, not retried."""
+
+    async def _agents_first(
+        self, payload: dict[str, Any], handler: Any = None
+    ) -> BoltResponse | None:
+        """Run the agents' handlers (they submit to the durable ingress) before the ack;
+        a 503 if the ingress cannot take it, so Slack sends it again."""
+        handlers = [handler] if handler is not None else self._agent_handlers
+        try:
+            for run in handlers:
+                await run(payload)
+        except StoreUnavailable as exc:
+            logger.error("slack agent event not accepted, Slack will retry: %s", exc)
+            return BoltResponse(status=503, body="store unavailable, retry later")
+        return None
 
     async def _submit(self, message: InboundMessage) -> BoltResponse | None:
         """Hand to the hub; a 503 (not an ack) if it cannot accept, so Slack retries."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
 
 import aiohttp
@@ -29,6 +29,7 @@ from hub.conversation import TranscriptEntry
 from hub.envelope import InboundMessage
 from hub.errors import DeliveryError
 from hub.handoff import Agent, Escalation, HandoffDesk
+from hub.ingress import AgentAction
 
 __all__ = [
     "ACTION_PREFIX",
@@ -304,11 +305,13 @@ class SlackAgents:
         if text.strip().casefold().startswith(self.desk.config.note_prefix.casefold()):
             logger.info("internal note on %s kept in Slack", escalation.conversation_id)
             return
-        await self._reply(escalation, channel, user, str(thread), plain_text(text))
+        ts = str(event.get("ts", ""))
+        await self._reply(escalation, channel, user, str(thread), ts, plain_text(text))
 
     async def _reply(
-        self, escalation: Escalation, channel: str, user: str, thread: str, text: str
+        self, escalation: Escalation, channel: str, user: str, thread: str, ts: str, text: str
     ) -> None:
+        """Checked here, at the edge; relayed by the desk from the durable ingress."""
         if not await self._allowed(channel, user, thread):
             return
         if not text:
@@ -317,8 +320,10 @@ class SlackAgents:
             await self._refuse(channel, user, CLOSED, thread)
             return
         agent = await self.agent(user)
-        if await self.desk.relay(escalation.conversation_id, agent, text) is None:
-            await self._refuse(channel, user, CLOSED, thread)
+        await self.desk.submit(AgentAction(
+            verb="reply", conversation_id=escalation.conversation_id, address=escalation.address,
+            agent_id=agent.id, agent_name=agent.name, event_id=f"slack:{channel}:{ts}", text=text,
+        ))
 
     async def on_action(self, body: dict[str, Any]) -> None:
         """A Claim, Resolve or Return to bot button press on an escalation."""
@@ -327,16 +332,19 @@ class SlackAgents:
         conversation_id = str(action.get("value", ""))
         user = str((body.get("user") or {}).get("id", ""))
         channel = str((body.get("channel") or {}).get("id") or self.agents_channel)
-        operations: dict[str, Callable[[str, Agent], Awaitable[Escalation | None]]] = {
-            "claim": self.desk.claim,
-            "resolve": self.desk.resolve,
-            "return": self.desk.give_back,
-        }
-        operation = operations.get(kind)
-        if operation is None or not await self._allowed(channel, user):
+        if kind not in ("claim", "resolve", "return") or not await self._allowed(channel, user):
             return
-        if await operation(conversation_id, await self.agent(user)) is None:
+        escalation = await self.desk.escalation(conversation_id)
+        if escalation is None or not escalation.open:
             await self._refuse(channel, user, CLOSED)
+            return
+        agent = await self.agent(user)
+        event = str(action.get("action_ts") or body.get("trigger_id") or "")
+        await self.desk.submit(AgentAction(
+            verb=kind,  # type: ignore[arg-type]
+            conversation_id=conversation_id, address=escalation.address,
+            agent_id=agent.id, agent_name=agent.name, event_id=f"slack-action:{user}:{event}",
+        ))
 
     async def _allowed(self, channel: str, user: str, thread: str | None = None) -> bool:
         try:

@@ -23,6 +23,7 @@ from hub.handoff.escalation import (
     queue_text,
     thread_key,
 )
+from hub.ingress import AgentAction
 from hub.locks import KeyedLocks
 from hub.stages import Decision, HandoffRequest, Turn
 from hub.store import Store
@@ -198,6 +199,24 @@ class HandoffDesk:
             logger.error("escalation message not updated: %s", exc)
 
     # -- agent side --------------------------------------------------------------------
+    async def submit(self, action: AgentAction) -> bool:
+        """An agent's reply or button, made durable in the hub's ingress before the
+        platform is acknowledged; :meth:`apply` runs it in the customer's lane."""
+        assert self.hub is not None, "desk not connected"
+        return await self.hub.submit_action(action)
+
+    async def apply(self, action: AgentAction) -> None:
+        """Run an agent action from the ingress (once, in order with the customer)."""
+        agent = Agent(id=action.agent_id, name=action.agent_name)
+        if action.verb == "reply":
+            done = await self.relay(action.conversation_id, agent, action.text)
+        else:
+            operation = {"claim": self.claim, "resolve": self.resolve, "return": self.give_back}
+            done = await operation[action.verb](action.conversation_id, agent)
+        if done is None:
+            logger.info("agent %s on %s: the escalation is closed", action.verb,
+                        action.conversation_id)
+
     async def claim(self, conversation_id: str, agent: Agent) -> Escalation | None:
         """``agent`` takes the conversation; None if it is not open."""
         async with self._lock(conversation_id):
@@ -262,9 +281,14 @@ class HandoffDesk:
         reminded = 0
         for conversation_id in sorted(await self.store.members(OPEN_KEY)):
             escalation = await self.escalation(conversation_id)
-            if escalation is not None and await self._remind(escalation, now):
+            if escalation is None or not self._mine(escalation):
+                continue  # with several hub processes, the partition's owner reminds
+            if await self._remind(escalation, now):
                 reminded += 1
         return reminded
+
+    def _mine(self, escalation: Escalation) -> bool:
+        return self.hub is None or self.hub.owns(escalation.address)
 
     async def _remind(self, escalation: Escalation, now: float) -> bool:
         if not escalation.announced:
