@@ -259,7 +259,9 @@ class FlowStage:
         slots = {k: v for k, v in run.state.slots.items() if k != ask.slot}
         run.state = run.state.evolve(step=ask.id, slots=slots, retries=retries)
         if retries > ask.max_retries:
-            return await self._hand_off(turn, run, f"{ask.slot} {value!r} not found, {retries} times")
+            return await self._hand_off(
+                turn, run, f"{ask.slot} {scrub(str(value))!r} not found, {retries} times"
+            )
         context = {**self._context(turn, run), "value": value}
         try:
             run.texts += [
