@@ -246,6 +246,7 @@ DEFAULT_SYSTEM_PROMPT = (
 class LLMConfig(Section):
     enabled: bool = True
     timeout_s: Annotated[float, Field(gt=0)] = 20.0
+    first_token_timeout_s: Annotated[float, Field(gt=0)] = 8.0  # a streamed answer's first words
     daily_budget_usd: Annotated[float, Field(ge=0)] = 10.0
     conversation_budget_usd: Annotated[float, Field(ge=0)] = 0.5
     history_turns: Annotated[int, Field(ge=0)] = 5

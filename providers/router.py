@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -210,19 +210,42 @@ class TierRouter:
         messages: list[dict[str, Any]],
         on_text: Callable[[str], Awaitable[None]],
     ) -> Completion:
-        assert self._router is not None
-        args = self._call_args(tier, messages)
-        stream = await self._router.acompletion(
-            **args, stream=True, stream_options={"include_usage": True}
-        )
+        stream, chunks = await self._first_chunk(tier, messages)
         parts: list[str] = []
         usage = None
-        async for chunk in stream:
+        async for chunk in chunks:
             usage = getattr(chunk, "usage", None) or usage
             if chunk.choices and chunk.choices[0].delta.content:
                 parts.append(chunk.choices[0].delta.content)
                 await on_text(parts[-1])
         return self._completion(tier.name, stream._hidden_params, "".join(parts), usage)
+
+    async def _first_chunk(
+        self, tier: LLMTierConfig, messages: list[dict[str, Any]]
+    ) -> tuple[Any, AsyncIterator[Any]]:
+        """The stream, and its chunks from the first one, which must come within
+        ``[llm] first_token_timeout_s``: a provider that hangs fails fast."""
+        assert self._router is not None
+        args = self._call_args(tier, messages)
+        limit = min(self.config.first_token_timeout_s, self.config.timeout_s)
+        try:
+            async with asyncio.timeout(limit):
+                stream = await self._router.acompletion(
+                    **args, stream=True, stream_options={"include_usage": True}
+                )
+                iterator = aiter(stream)
+                first = await anext(iterator, None)
+        except TimeoutError:
+            raise TierFailed(tier.name, f"no first token within {limit:g} s") from None
+
+        async def chunks() -> AsyncIterator[Any]:
+            if first is None:
+                return
+            yield first
+            async for chunk in iterator:
+                yield chunk
+
+        return stream, chunks()
 
     def _completion(self, tier: str, hidden: dict[str, Any], text: str, usage: Any) -> Completion:
         key = str(hidden.get("model_id"))

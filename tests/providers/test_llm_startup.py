@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
 from hub.service import HubService
 from providers import LLMStage
-from tests.fakes.llm_api import FakeLLM, Reply, answer_json
+from tests.fakes.llm_api import FakeLLM, Hang, Reply, answer_json
 from tests.harness import WebchatClient, free_port, make_config, running_hub
 from tests.providers.conftest import OPENAI_KEY_ENV, llm_section
 
@@ -153,3 +154,19 @@ async def _messages_until_answer(client: WebchatClient, frame_id: str) -> list[d
         frames.append(frame)
         if frame["text"] == ANSWER:
             return frames
+
+
+async def test_a_provider_that_sends_no_first_token_fails_over_fast(
+    fake: FakeLLM, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A hanging cheap tier fails after first_token_timeout_s, not the whole timeout_s."""
+    fake.on("gpt-4o-mini", Hang())
+    fake.on("claude-sonnet-4-5", Reply(answer_json(ANSWER)))
+    llm = llm_section(fake, timeout_s=60.0, first_token_timeout_s=0.5)
+    async with running_hub(make_config(llm=llm)) as service:
+        await llm_stage(service).router_for(service.config.llm)
+        async with WebchatClient.connect(service.url) as customer:
+            await customer.send({"type": "message", "id": "q", "text": "when do you open"})
+            answer = await customer.expect("message", timeout=30, reply_to="q")
+    assert answer["text"] == ANSWER  # from the premium tier
+    assert "llm tier cheap failed: no first token within 0.5 s" in caplog.text
