@@ -3,6 +3,9 @@
 * Character 2-5-grams within words (robust to typos and inflection) next to word
   uni- and bigrams, TF-IDF with sublinear term frequency, each L2-normalised and
   scaled by sqrt(1/2) so the pair has unit length.
+* Before either, a question's words that are neither the FAQ's nor English are
+  corrected to the nearest FAQ word (:mod:`kb.spelling`); training phrasings
+  are taken as they are.
 * The sentence embedding (:mod:`kb.embedding`: WordLlama and a table distilled
   from MiniLM, side by side), unit length, scaled by ``EMBED_WEIGHT``: the
   linear model sees its main axes as more (dense) columns (:mod:`kb.matcher`).
@@ -14,7 +17,6 @@ overhead; it gives the same numbers as ``transform``.
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,10 +26,10 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from kb.embedding import JointEmbedder, load_embedder
+from kb.spelling import WORD, Speller, english_words
 
 __all__ = ["EMBED_WEIGHT", "WORD", "Query", "Vectoriser", "training_matrix"]
 
-WORD = re.compile(r"(?u)\b\w+\b")
 # Weight of the embedding block next to the unit-length TF-IDF block (validated
 # on BANKING77 and CLINC150 splits, docs/kb.md).
 EMBED_WEIGHT = 1.0
@@ -36,12 +38,14 @@ _HALF = np.float32(math.sqrt(0.5))
 
 @dataclass(frozen=True, slots=True)
 class Query:
-    """One question: its text, sparse TF-IDF columns and weights, and its embedding."""
+    """One question: its text (spelling corrected), sparse TF-IDF columns and
+    weights, its embedding, and the share of its words the speller did not know."""
 
     text: str
     indices: np.ndarray
     data: np.ndarray
     embedding: np.ndarray
+    unknown: float = 0.0
 
 
 class Vectoriser:
@@ -66,10 +70,12 @@ class Vectoriser:
         self.width = self._offset + len(self.word.vocabulary_)
         self.word_idf = {w: float(self.word.idf_[i]) for w, i in self.word.vocabulary_.items() if " " not in w}
         self.max_idf = float(self.word.idf_.max()) if len(self.word.idf_) else 1.0
+        self.speller = Speller(texts, english_words())
         return (sp.hstack(parts).tocsr() * _HALF).astype(np.float32)
 
     def one(self, text: str) -> Query:
-        """The same vectors a training phrasing gets."""
+        """The same vectors a training phrasing gets, after spelling correction."""
+        text, unknown = self.speller.read(text)
         cols: list[np.ndarray] = []
         vals: list[np.ndarray] = []
         for analyse, vec, offset in (
@@ -79,7 +85,7 @@ class Vectoriser:
             idx, weights = _tfidf(analyse(text), vec.vocabulary_, vec.idf_)
             cols.append(idx + offset)
             vals.append(weights)
-        return Query(text, np.concatenate(cols), np.concatenate(vals) * _HALF, self.embedder.one(text))
+        return Query(text, np.concatenate(cols), np.concatenate(vals) * _HALF, self.embedder.one(text), unknown)
 
 
 def training_matrix(tfidf: sp.csr_matrix, embeddings: np.ndarray) -> sp.csr_matrix:

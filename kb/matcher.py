@@ -17,7 +17,8 @@ How it works (docs/kb.md has the long version):
    It is fitted on the FAQ's own data only: a model trained on part of the
    entries and phrasings ranks the held-out phrasings (seen entries: right or
    wrong) and the phrasings of held-out *entries* (never right: they stand for
-   questions the FAQ does not cover). Small FAQs use built-in coefficients.
+   questions the FAQ does not cover), each also asked with typos. Small FAQs
+   use built-in coefficients.
 
 Everything trains in seconds; a query costs under a millisecond.
 """
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import math
+import random
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -40,6 +42,7 @@ from sklearn.svm import LinearSVC
 from kb.embedding import JointEmbedder, load_embedder
 from kb.faq import Faq, FaqEntry
 from kb.features import EMBED_WEIGHT, WORD, Query, Vectoriser, training_matrix
+from kb.spelling import misspell
 
 __all__ = ["Match", "Matcher", "ScoredEntry", "train_matcher"]
 
@@ -51,9 +54,9 @@ MAX_QUERY_CHARS = 1000
 # and CLINC150 (`python -m bench.kb_calibration` prints it); order follows
 # _Ranker.evidence().
 _DEFAULT_COEF = np.array(
-    [1.1, 1.64, 0.23, 0.67, -1.7, 2.13, 2.04, 1.82, 1.2, -0.43, -0.13, 2.04, -0.69, -0.11, 0.3, 0.43, 0.2]
+    [1.02, 1.57, 0.5, 0.63, -1.99, 1.74, 4.16, 1.31, 0.16, -0.66, 0.08, 2.6, -0.66, 0.13, 0.73, 0.29, 0.45, 1.79]
 )
-_DEFAULT_INTERCEPT = -6.44
+_DEFAULT_INTERCEPT = -6.92
 _MIN_CALIBRATION_ROWS = 300
 _N_EVIDENCE = len(_DEFAULT_COEF)
 
@@ -170,6 +173,7 @@ class _Ranker:
         rows[:, 14] = np.bincount(votes, minlength=len(classes)) / _NEIGHBOURS
         rows[:, 15] = np.bincount(votes[:3], minlength=len(classes)) / 3
         rows[:, 16] = np.log1p(len(tokens))
+        rows[:, 17] = query.unknown
         return rows
 
     def _fuzz(self, query: str, k: int, sims: np.ndarray) -> float:
@@ -348,6 +352,11 @@ def _phrasings(faq: Faq) -> tuple[list[str], np.ndarray]:
 _OUT_ENTRIES = 0.2
 _OUT_PHRASINGS = 0.15
 _OUT_WEIGHT = 0.35
+# Every held-out phrasing is also asked misspelt (one or two random letter edits
+# in this share of its words, kb.spelling.misspell), so that the calibration
+# learns what typos do to the evidence; the share of words the speller did not
+# recognise is evidence too (docs/kb.md, "Typos").
+_TYPO_RATE = 0.3
 
 
 def _fit_calibration(
@@ -364,7 +373,7 @@ def _fit_calibration(
     if len(asked) < _MIN_CALIBRATION_ROWS or len(np.unique(labels[train])) < 2:
         return _DEFAULT_COEF, _DEFAULT_INTERCEPT
     ranker = _Ranker([texts[i] for i in np.flatnonzero(train)], embeddings[train], labels[train], n_classes, c, embedder)
-    rows, right, weight = _calibration_rows(ranker, texts, labels, asked, unseen)
+    rows, right, weight = _calibration_rows(ranker, texts, labels, asked, unseen, random.Random(seed))
     if right.all() or not right.any():
         return _DEFAULT_COEF, _DEFAULT_INTERCEPT
     model = LogisticRegression(C=1.0, max_iter=1000).fit(rows, right, sample_weight=weight)
@@ -372,17 +381,20 @@ def _fit_calibration(
 
 
 def _calibration_rows(
-    ranker: _Ranker, texts: list[str], labels: np.ndarray, asked: np.ndarray, unseen: np.ndarray
+    ranker: _Ranker, texts: list[str], labels: np.ndarray, asked: np.ndarray, unseen: np.ndarray,
+    rng: random.Random,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Evidence for the top candidates of every held-out phrasing, whether each is right, and row weights."""
+    """Evidence for the top candidates of every held-out phrasing (as written and
+    misspelt), whether each is right, and row weights."""
     rows = []
     right = []
     weight = []
     for i in asked:
-        query = ranker.vec.one(texts[i])
-        scores = ranker.scores(query)
-        top = [k for k in np.argsort(-scores)[:_RIVALS].tolist() if np.isfinite(scores[k])]
-        rows.append(ranker.evidence(query, scores, top))
-        right += [k == labels[i] and not unseen[i] for k in top]
-        weight += [_OUT_WEIGHT if unseen[i] else 1.0] * len(top)
+        for text in dict.fromkeys((texts[i], misspell(texts[i], rng, _TYPO_RATE))):
+            query = ranker.vec.one(text)
+            scores = ranker.scores(query)
+            top = [k for k in np.argsort(-scores)[:_RIVALS].tolist() if np.isfinite(scores[k])]
+            rows.append(ranker.evidence(query, scores, top))
+            right += [k == labels[i] and not unseen[i] for k in top]
+            weight += [_OUT_WEIGHT if unseen[i] else 1.0] * len(top)
     return np.concatenate(rows), np.array(right), np.array(weight)
