@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hub.config import Config
 from hub.errors import ConfigError, ConfigProblem
-from kb.faq import load_faq
+from kb.faq import load_faq, placeholder_warnings
 
 __all__ = ["check_faq"]
 
@@ -14,7 +14,7 @@ def check_faq(config: Config) -> list[ConfigProblem]:
     if not config.kb.enabled:
         return []
     try:
-        load_faq(config.resolve(config.kb.path))
+        faq = load_faq(config.resolve(config.kb.path))
     except ConfigError as exc:
         return list(exc.problems)
-    return []
+    return placeholder_warnings(faq)

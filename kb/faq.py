@@ -15,7 +15,10 @@ Each ``[[entries]]`` table is one answer the bot may give::
 ``answer`` may also be a table ``{ text = "...", buttons = [...] }``. Every
 fault becomes a :class:`~hub.errors.ConfigProblem` naming the file, the key
 (``entries[3].answer``, with the entry id when known) and the line.
-Duplicate ids and empty answers are errors.
+Duplicate ids and empty answers are errors. An answer that starts with
+``TODO:`` (what ``hub kb import`` writes when it has no answer) is a
+*placeholder*: the FAQ loads, ``hub check`` warns about each one
+(:func:`placeholder_warnings`) and the ``kb`` stage never sends it.
 """
 
 from __future__ import annotations
@@ -24,16 +27,20 @@ import os
 import re
 import tomllib
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from hub.envelope import Button
 from hub.errors import ConfigError, ConfigProblem
 
-__all__ = ["Faq", "FaqEntry", "load_faq", "parse_faq"]
+__all__ = ["PLACEHOLDER", "Faq", "FaqEntry", "load_faq", "parse_faq", "placeholder_warnings"]
 
 _ENTRY_KEYS = {"id", "question", "answer", "examples", "tags", "channels", "buttons", "flow"}
+# How a placeholder answer starts (case-insensitive); the second is what
+# `hub kb import` wrote before the marker existed.
+PLACEHOLDER = "TODO:"
+_OLD_PLACEHOLDER = "[placeholder answer for "
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +55,12 @@ class FaqEntry:
     tags: tuple[str, ...] = ()
     channels: tuple[str, ...] = ()
     flow: str = ""  # a [[flows.list]] name: matching this entry starts that flow
+
+    @property
+    def placeholder(self) -> bool:
+        """True if the answer is still a placeholder (starts with ``TODO:``): never sent to a customer."""
+        start = self.answer[: len(_OLD_PLACEHOLDER)].upper()
+        return start.startswith(PLACEHOLDER) or start == _OLD_PLACEHOLDER.upper()
 
     @property
     def phrasings(self) -> tuple[str, ...]:
@@ -101,6 +114,19 @@ def parse_faq(text: str, *, file: str = "<faq>") -> Faq:
     if problems:
         raise ConfigError(problems)
     return Faq(tuple(entries), source=file)
+
+
+def placeholder_warnings(faq: Faq) -> list[ConfigProblem]:
+    """A warning for each entry whose answer is a placeholder, naming file, line, key and id."""
+    entries = [(i, e) for i, e in enumerate(faq.entries) if e.placeholder]
+    if not entries:
+        return []
+    try:
+        where = _Locator(faq.source, Path(faq.source).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        where = _Locator(faq.source, "")
+    message = f"placeholder answer (starts with {PLACEHOLDER!r}): the hub never sends it; write the answer"
+    return [replace(where.problem(i, "answer", message, e.id), level="warning") for i, e in entries]
 
 
 class _Locator:

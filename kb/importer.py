@@ -1,10 +1,12 @@
 """Build an FAQ file from labelled customer phrasings (``hub kb import``).
 
-``text,label`` CSV (``category`` is accepted for ``label``): one row per
+A CSV with a ``text`` column and a label column named ``label``, ``category``
+(BANKING77's header) or ``intent`` (:data:`LABEL_COLUMNS`): one row per
 phrasing; each label becomes an entry whose id is the label, whose question is
 its first phrasing and whose examples are the rest. An optional
 ``label,answer`` CSV supplies the answers; without it each answer is a
-placeholder naming the label. Faults raise :class:`~hub.errors.ConfigError`
+placeholder naming the label, marked ``TODO:`` (:attr:`kb.faq.FaqEntry.placeholder`:
+``hub check`` warns about it and the hub never sends it). Faults raise :class:`~hub.errors.ConfigError`
 naming the file, the column and the line.
 """
 
@@ -17,11 +19,13 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from hub.errors import ConfigError, ConfigProblem
-from kb.faq import Faq, FaqEntry
+from kb.faq import PLACEHOLDER, Faq, FaqEntry
 
-__all__ = ["faq_to_toml", "import_csv", "read_csv_columns", "read_labelled", "read_texts"]
+__all__ = ["LABEL_COLUMNS", "faq_to_toml", "import_csv", "read_csv_columns", "read_labelled", "read_texts"]
 
-_ALIASES = {"label": ("label", "category", "intent")}
+# Header names accepted for the label column, in order of preference.
+LABEL_COLUMNS = ("label", "category", "intent")
+_ALIASES = {"label": LABEL_COLUMNS}
 
 
 def read_csv_columns(path: str | os.PathLike[str], columns: Sequence[str]) -> list[tuple[int, list[str]]]:
@@ -68,7 +72,7 @@ def import_csv(
     entries = []
     for label, texts in groups.items():
         unique = list(dict.fromkeys(texts))
-        answer = answers.get(label) or f"[placeholder answer for {label}]"
+        answer = answers.get(label) or f"{PLACEHOLDER} write the answer for {label} (the hub never sends this)"
         entries.append(FaqEntry(label, unique[0], answer, examples=tuple(unique[1:])))
     return Faq(tuple(entries), source=str(path))
 

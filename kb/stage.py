@@ -122,6 +122,9 @@ class KnowledgeStage:
             turn.note(f"kb: not answering, a rule routed this to tier {turn.forced_tier!r}")
             return None
         if found.best is not None and found.confidence >= settings.threshold:
+            if found.best.entry.placeholder:
+                _hold_placeholder(turn, found)
+                return self._from_documents(turn)
             if found.best.entry.flow:
                 return _start_flow(turn, found)
             return _answer(found)
@@ -158,11 +161,22 @@ def _start_flow(turn: Turn, found: Match) -> None:
 
 
 def _ground(turn: Turn, found: Match) -> None:
-    turn.candidates = [
-        Candidate(s.entry.id, s.entry.question, s.entry.answer, s.score) for s in found.candidates
+    turn.candidates = [  # a placeholder answer is no grounding: the LLM would repeat it
+        Candidate(s.entry.id, s.entry.question, s.entry.answer, s.score)
+        for s in found.candidates
+        if not s.entry.placeholder
     ]
     turn.kb_score = found.confidence
     turn.kb_margin = found.margin
+
+
+def _hold_placeholder(turn: Turn, found: Match) -> None:
+    """Note (and log) that the best entry's answer is a placeholder, never sent: the turn goes on."""
+    assert found.best is not None
+    entry_id = found.best.entry.id
+    logger.warning("kb: FAQ %s matched (confidence %.2f) but its answer is a placeholder, not sent: "
+                   "write it in the FAQ file", entry_id, found.confidence)
+    turn.note(f"kb: best FAQ {entry_id} at confidence {found.confidence:.2f} has a placeholder answer, not sent")
 
 
 def _below(found: Match, threshold: float) -> str:
