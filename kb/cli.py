@@ -19,23 +19,26 @@ from kb.documents.cli import cmd_eval_docs
 from kb.documents.cli import register as register_documents
 from kb.evaluate import evaluate, plot_sweep, score, sweep
 from kb.faq import load_faq
-from kb.importer import faq_to_toml, import_csv, read_labelled, read_texts
+from kb.importer import LABEL_COLUMNS, faq_to_toml, import_csv, read_labelled, read_texts
 
 __all__ = ["DEFAULT_THRESHOLD", "cmd_eval", "cmd_kb_import", "register"]
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_THRESHOLD: float = KBConfig().threshold
+_LABELS = f"{LABEL_COLUMNS[0]} (or {', '.join(LABEL_COLUMNS[1:])})"
 
 
 def register(subparsers: Any) -> None:
     """Add ``kb`` (with ``import``) and ``eval`` to an argparse subparsers object."""
     kb = subparsers.add_parser("kb", help="knowledge base tools")
     kb_sub = kb.add_subparsers(dest="kb_command", required=True)
-    imp = kb_sub.add_parser("import", help="build an FAQ file from a text,label CSV")
-    imp.add_argument("file", type=Path, help="CSV with columns text,label (one row per phrasing)")
+    imp = kb_sub.add_parser("import", help=f"build an FAQ file from a CSV with columns text and {_LABELS}")
+    imp.add_argument("file", type=Path, help=f"CSV with a text column and a {_LABELS} column, one row per "
+                     "phrasing (BANKING77's text,category works as is)")
     imp.add_argument("--out", type=Path, required=True, help="FAQ TOML file to write")
-    imp.add_argument("--answers", type=Path, help="CSV with columns label,answer")
+    imp.add_argument("--answers", type=Path, help=f"CSV with columns {_LABELS} and answer; without it every "
+                     "answer is a placeholder that the hub never sends")
     imp.set_defaults(func=cmd_kb_import)
     register_documents(kb_sub)
 
@@ -116,7 +119,8 @@ def _print_sweep(rows: list[dict[str, Any]], out: TextIO) -> None:
     has_oos = "oos_false_accept" in rows[0]
     print("\nthreshold  coverage  precision" + ("  oos_false_accept" if has_oos else ""), file=out)
     for row in rows:
-        line = f"{row['threshold']:>9.2f}  {row['coverage']:>8.3f}  {row['precision']:>9.4f}"
+        precision = "-" if row["precision"] is None else f"{row['precision']:.4f}"  # nothing answered
+        line = f"{row['threshold']:>9.2f}  {row['coverage']:>8.3f}  {precision:>9}"
         if has_oos:
             line += f"  {row['oos_false_accept']:>16.3f}"
         print(line, file=out)

@@ -7,6 +7,7 @@ stage: a query is *answered* when its confidence is at least the threshold.
 from __future__ import annotations
 
 import gc
+import math
 import statistics
 import time
 from collections.abc import Iterator, Sequence
@@ -21,7 +22,7 @@ from tqdm import tqdm
 from kb.faq import Faq
 from kb.matcher import Matcher, train_matcher
 
-__all__ = ["Evaluation", "evaluate", "plot_sweep", "score", "sweep"]
+__all__ = ["Evaluation", "evaluate", "plot_sweep", "score", "sweep", "sweep_figure"]
 
 SWEEP_THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.0, 1.0001, 0.05))
 _PROGRESS_FROM = 500
@@ -105,11 +106,17 @@ def score(result: Evaluation, threshold: float) -> dict[str, Any]:
 
 
 def sweep(result: Evaluation, thresholds: Sequence[float] = SWEEP_THRESHOLDS) -> list[dict[str, Any]]:
-    """Coverage, precision and (with OOS) false accepts at each threshold."""
+    """Coverage, precision and (with OOS) false accepts at each threshold.
+
+    Precision is ``None`` at a threshold where nothing is answered: it is undefined there, not 0.
+    """
     rows = []
     for threshold in thresholds:
         figures = score(result, threshold)
-        rows.append({k: figures[k] for k in ("threshold", "coverage", "precision", "oos_false_accept") if k in figures})
+        row = {k: figures[k] for k in ("threshold", "coverage", "precision", "oos_false_accept") if k in figures}
+        if not (result.confidence >= threshold).any():
+            row["precision"] = None
+        rows.append(row)
     return rows
 
 
@@ -120,19 +127,45 @@ def plot_sweep(rows: Sequence[dict[str, Any]], out: str | Path, threshold: float
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    xs = [r["threshold"] for r in rows]
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    ax.plot(xs, [r["coverage"] for r in rows], marker="o", label="coverage (share answered)")
-    ax.plot(xs, [r["precision"] for r in rows], marker="o", label="precision (answered and right)")
-    if "oos_false_accept" in rows[0]:
-        ax.plot(xs, [r["oos_false_accept"] for r in rows], marker="o", label="out-of-scope answered")
-    ax.axvline(threshold, color="grey", linestyle="--", label=f"threshold {threshold:g}")
-    ax.set(xlabel="[kb] threshold", ylabel="share", ylim=(0, 1.02), title="Knowledge base: pick a threshold")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower left")
-    fig.tight_layout()
+    fig = sweep_figure(rows, threshold)
     fig.savefig(out, dpi=120)
     plt.close(fig)
+
+
+def sweep_figure(rows: Sequence[dict[str, Any]], threshold: float) -> Any:
+    """The sweep as a matplotlib figure: precision on its own zoomed axis above coverage
+    (and out-of-scope answered). Where nothing is answered precision is undefined: a gap."""
+    import matplotlib.pyplot as plt
+
+    xs = [r["threshold"] for r in rows]
+    fig, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(7, 6), height_ratios=(1, 1.3))
+    precision = [_defined_precision(r) for r in rows]
+    top.plot(xs, precision, marker="o", color="C1", label="precision (answered and right)")
+    top.set(ylabel="precision", ylim=_zoomed(precision), title="Knowledge base: pick a threshold")
+    bottom.plot(xs, [r["coverage"] for r in rows], marker="o", color="C0", label="coverage (share answered)")
+    if "oos_false_accept" in rows[0]:
+        bottom.plot(xs, [r["oos_false_accept"] for r in rows], marker="o", color="C2", label="out-of-scope answered")
+    bottom.set(xlabel="[kb] threshold", ylabel="share", ylim=(0, 1.02))
+    for ax in (top, bottom):
+        ax.axvline(threshold, color="grey", linestyle="--", label=f"threshold {threshold:g}")
+        ax.grid(alpha=0.3)
+        ax.legend(loc="best", fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def _defined_precision(row: dict[str, Any]) -> float:
+    """The row's precision, NaN (a gap in the line) where nothing was answered."""
+    if row.get("precision") is None or not row.get("coverage"):
+        return math.nan
+    return float(row["precision"])
+
+
+def _zoomed(values: Sequence[float]) -> tuple[float, float]:
+    """Axis limits around the defined values, to the next 5 points below, up to 100%."""
+    defined = [v for v in values if not math.isnan(v)]
+    low = min(defined, default=0.0)
+    return max(0.0, math.floor(low * 20 - 0.2) / 20), 1.005
 
 
 def _ratio(part: Any, whole: int) -> float:

@@ -93,3 +93,11 @@ def test_hub_entry_point_runs_import(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert len(load_faq(out)) == 3
+
+
+def test_import_help_names_the_accepted_label_columns(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        run(["kb", "import", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "text column and a label (or category, intent) column" in text
+    assert "BANKING77's text,category works as is" in text
