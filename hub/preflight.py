@@ -60,8 +60,9 @@ class Preflight:
 def startup_checks() -> tuple[Check, ...]:
     """Every check ``hub run`` must pass, in the order their faults are reported."""
     from kb.checks import check_faq  # imported here: kb loads the matcher's libraries
+    from kb.documents.checks import check_documents
 
-    return (check_channels, check_tier_keys, check_faq, check_unreachable)
+    return (check_channels, check_tier_keys, check_faq, check_documents, check_unreachable)
 
 
 def preflight(config: Config, checks: Sequence[Check] | None = None) -> Preflight:

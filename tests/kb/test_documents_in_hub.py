@@ -113,3 +113,18 @@ def test_kb_search_shows_each_score_and_kb_docs_lists_files_and_failures(config_
     listing = run_cli(["kb", "docs", "--config", str(config_file)])
     assert "7 documents" in listing and "rental.md" in listing
     assert "SKIPPED" in listing and "empty.md" in listing
+
+
+def test_hub_check_warns_about_a_glob_matching_nothing_and_an_unreadable_file(help_dir: Path, tmp_path: Path) -> None:
+    from hub.config import load_config
+    from hub.preflight import preflight
+
+    (help_dir / "bad.md").write_bytes(b"\x00\x01\x02")
+    path = tmp_path / "config.toml"
+    path.write_text(f'[kb]\npath = "{REPO / "kb" / "faq.toml"}"\n'
+                    'documents = ["help/*.md", "manuals/*.pdf"]\n', encoding="utf-8")
+    found = preflight(load_config(path))
+    assert found.ok  # bad documents are skipped, they do not stop the hub
+    texts = [str(w) for w in found.warnings]
+    assert any(":3: kb.documents[0]: warning:" in t and "bad.md will be skipped: binary" in t for t in texts)
+    assert any("kb.documents[1]" in t and "'manuals/*.pdf' matches no" in t for t in texts)
