@@ -234,6 +234,8 @@ class WebchatAdapter:
         try:
             async for msg in ws:
                 await self._on_frame(connection, msg)
+        except ConnectionError as exc:  # the client went away while we were answering it
+            logger.debug("webchat socket lost: %s", exc)
         finally:
             self._open.discard(ws)
             await self._unregister(connection)
