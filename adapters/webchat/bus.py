@@ -148,7 +148,12 @@ class MemorySessionBus:
 
     async def read(self, session: str, after: str, count: int = 100) -> list[tuple[str, Frame]]:
         start = int(after)
-        newer = [(str(p), dict(f)) for p, f in self._outbox(session) if p > start]
+        newer: list[tuple[str, Frame]] = []
+        for position, frame in reversed(self._outbox(session)):  # newest first: stop early
+            if position <= start:
+                break
+            newer.append((str(position), frame))  # frames are copied once, on publish
+        newer.reverse()
         return newer[:count]
 
     async def listen(self, session: str, listener: Listener) -> None:
