@@ -85,7 +85,10 @@ def build_adapters(config: Config, hub: Hub, store: Store) -> list[Adapter]:
 
         # reads $token_env (a missing token is a ConfigError naming the key)
         file = str(config.source or "config.toml")
-        adapters.append(TelegramAdapter.from_config(config.channels.telegram, hub, store, file=file))
+        leader = hub.leases.leader("telegram-poll")  # several hubs: one polls at a time
+        adapters.append(TelegramAdapter.from_config(
+            config.channels.telegram, hub, store, file=file, leader=leader
+        ))
     if config.channels.slack.enabled:
         from adapters.slack import SlackAdapter
 

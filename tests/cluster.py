@@ -100,7 +100,7 @@ class HubProcess:
             async with http.get(f"{self.url}/healthz", timeout=aiohttp.ClientTimeout(5)) as resp:
                 return dict(await resp.json())
 
-    async def wait_healthy(self, timeout: float = 90.0) -> None:
+    async def wait_healthy(self, timeout: float = 180.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not self.alive:
@@ -117,7 +117,9 @@ class HubProcess:
 def start_hub(config: Path, folder: Path, name: str, env: dict[str, str] | None = None) -> HubProcess:
     port = free_port()
     log_path = folder / f"{name}.log"
-    environment = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", **(env or {})}
+    environment = {
+        **os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "PYTHONUNBUFFERED": "1", **(env or {})
+    }
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "hub.cli", "run", "--config", str(config), "--port", str(port)],

@@ -64,6 +64,7 @@ from hub.errors import (
     PermanentDeliveryError,
     StoreError,
 )
+from hub.ingress import Leader
 from hub.locks import KeyedLocks
 from hub.store import Store
 
@@ -102,6 +103,7 @@ class TelegramAdapter:
         *,
         webhook_secret: str | None = None,
         config_file: str = "config.toml",
+        leader: Leader | None = None,
     ) -> None:
         self.config = config
         self.config_file = config_file
@@ -120,11 +122,19 @@ class TelegramAdapter:
             self.receive,
             timeout_s=config.poll_timeout_s,
             allowed_updates=list(ALLOWED_UPDATES),
+            leader=leader,
         )
+        self.leader = self._poller.leader
 
     @classmethod
     def from_config(
-        cls, config: TelegramConfig, ingress: Ingress, store: Store, *, file: str = "config.toml"
+        cls,
+        config: TelegramConfig,
+        ingress: Ingress,
+        store: Store,
+        *,
+        file: str = "config.toml",
+        leader: Leader | None = None,
     ) -> TelegramAdapter:
         """Read the token (and webhook secret) from the environment and build the Bot."""
         token = _bot_token(config, file)
@@ -132,7 +142,10 @@ class TelegramAdapter:
         if config.mode == "webhook":
             webhook_secret = _webhook_secret(config, file)
         bot = build_bot(token, config.api_base)
-        return cls(config, ingress, store, bot, webhook_secret=webhook_secret, config_file=file)
+        return cls(
+            config, ingress, store, bot, webhook_secret=webhook_secret, config_file=file,
+            leader=leader,
+        )
 
     # -- lifecycle -------------------------------------------------------------------
     def routes(self, app: web.Application) -> None:
@@ -157,6 +170,7 @@ class TelegramAdapter:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self.leader.stop()  # another process starts polling at once
         await self.bot.session.close()
 
     @property

@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from adapters.telegram.convert import validation_summary
 from hub.errors import StoreError
+from hub.ingress import Leader, LocalLeader
 from hub.store import Store
 
 __all__ = ["OFFSET_KEY", "Backoff", "Poller"]
@@ -60,8 +61,10 @@ class Poller:
         *,
         timeout_s: int,
         allowed_updates: list[str],
+        leader: Leader | None = None,
     ) -> None:
         self.bot = bot
+        self.leader = leader or LocalLeader()  # with several hubs, only one may poll
         self.store = store
         self.receive = receive
         self.timeout_s = timeout_s
@@ -77,8 +80,12 @@ class Poller:
         logger.info("telegram polling resumes at offset %s", self.offset)
 
     async def run(self) -> None:
-        """Poll until cancelled."""
+        """Poll until cancelled, while this process holds the poll lease."""
         while True:
+            if not self.leader.leading:
+                logger.info("telegram polling waits for the poll lease")
+                await self.leader.wait_elected()
+                await self._load_when_elected()
             try:
                 pause = await self._poll_once()
             except Exception:  # a bug must not stop polling; the offset has not moved
@@ -88,10 +95,39 @@ class Poller:
             if pause:
                 await asyncio.sleep(pause)
 
+    async def _load_when_elected(self) -> None:
+        """Resume from the offset the last leader stored (retried while the store is down)."""
+        while True:
+            try:
+                await self.load()
+                return
+            except StoreError as exc:
+                self._failed(f"store unavailable: {exc}", 0)
+                await asyncio.sleep(self._backoff.next())
+
+    async def _fetch_while_leading(self) -> list[tuple[int, Update | None]] | None:
+        """getUpdates, abandoned the moment the lease is lost (None then)."""
+        fetch = asyncio.ensure_future(self._fetch())
+        deposed = asyncio.ensure_future(self.leader.wait_deposed())
+        try:
+            done, _ = await asyncio.wait({fetch, deposed}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            deposed.cancel()
+            if not fetch.done():
+                fetch.cancel()
+                await asyncio.gather(fetch, return_exceptions=True)
+        if fetch in done:
+            return fetch.result()
+        logger.warning("telegram polling stopped: the poll lease was lost")
+        return None
+
     async def _poll_once(self) -> float:
         """One getUpdates round; how long to pause before the next one."""
         try:
-            for update_id, update in await self._fetch():
+            batch = await self._fetch_while_leading()
+            for update_id, update in batch or ():
+                if not self.leader.leading:
+                    break  # the next leader starts from the offset stored so far
                 if update is not None:
                     await self.receive(update)
                 await self._advance(update_id + 1)

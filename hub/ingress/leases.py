@@ -47,6 +47,7 @@ logger = logging.getLogger(__name__)
 Acquired = Callable[[int, Fence], Awaitable[None]]
 Lost = Callable[[int], Awaitable[None]]
 Releasable = Callable[[int], bool]
+RELEASE_TIMEOUT_S = 2.0
 
 
 def new_process_id() -> str:
@@ -79,6 +80,10 @@ class Leases(Protocol):
 
     def owned(self) -> frozenset[int]: ...
 
+    def leader(self, role: str) -> Leader:
+        """A cluster-wide role (``telegram-poll``) that one process plays at a time."""
+        ...
+
     async def start(self, on_acquired: Acquired, on_lost: Lost, releasable: Releasable) -> None: ...
 
     async def stop(self) -> None:
@@ -99,6 +104,9 @@ class LocalLeases:
 
     def owned(self) -> frozenset[int]:
         return self._owned
+
+    def leader(self, role: str) -> Leader:
+        return LocalLeader()
 
     async def start(self, on_acquired: Acquired, on_lost: Lost, releasable: Releasable) -> None:
         for partition, fence in self._fences.items():
@@ -140,6 +148,9 @@ class RedisLeases:
     def owned(self) -> frozenset[int]:
         return frozenset(self._locks)
 
+    def leader(self, role: str) -> Leader:
+        return RedisLeader(self.redis, self.keys.leader(role), self.process.id, self.lease_s)
+
     async def start(self, on_acquired: Acquired, on_lost: Lost, releasable: Releasable) -> None:
         self._callbacks = (on_acquired, on_lost, releasable)
         with suppress(RedisError, OSError):
@@ -156,10 +167,14 @@ class RedisLeases:
             with suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
-        for partition in list(self._locks):
-            await self._release(partition)
-        with suppress(RedisError, OSError):
-            await self.redis.hdel(self.keys.processes(), self.process.id)
+        try:  # bounded: with Redis gone, the leases simply expire instead
+            async with asyncio.timeout(RELEASE_TIMEOUT_S):
+                await asyncio.gather(*(self._release(p) for p in list(self._locks)))
+                await self.redis.hdel(self.keys.processes(), self.process.id)
+        except (TimeoutError, RedisError, OSError) as exc:
+            logger.warning("leases not released (%s); they expire within %.0f s",
+                           type(exc).__name__, self.lease_s)
+            self._locks.clear()
 
     # -- the loops -----------------------------------------------------------------
     async def _renew_forever(self) -> None:
@@ -298,6 +313,10 @@ class Leader(Protocol):
 
     async def wait_elected(self) -> None: ...
 
+    async def wait_deposed(self) -> None:
+        """Returns the moment this process stops leading (a renewal failed)."""
+        ...
+
     async def stop(self) -> None: ...
 
 
@@ -308,6 +327,9 @@ class LocalLeader:
 
     async def wait_elected(self) -> None:
         return None
+
+    async def wait_deposed(self) -> None:
+        await asyncio.Event().wait()  # never
 
     async def stop(self) -> None:
         return None
@@ -325,6 +347,7 @@ class RedisLeader:
         self.holder = holder
         self.lease_s = lease_s
         self._leading = asyncio.Event()
+        self._deposed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -343,12 +366,17 @@ class RedisLeader:
                     await self.lock.reacquire()
                 elif await self.lock.acquire(token=self.holder):
                     logger.info("%s: this process leads", self.lock.name)
+                    self._deposed.clear()
                     self._leading.set()
             except (LockError, RedisError, OSError) as exc:
                 if self.leading:
                     logger.warning("%s: lease lost (%s)", self.lock.name, type(exc).__name__)
+                    self._deposed.set()
                 self._leading.clear()
             await asyncio.sleep(self.lease_s / 3 if self.leading else min(1.0, self.lease_s / 3))
+
+    async def wait_deposed(self) -> None:
+        await self._deposed.wait()
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -357,5 +385,6 @@ class RedisLeader:
                 await self._task
         if self.leading:
             self._leading.clear()
+            self._deposed.set()
             with suppress(LockError, RedisError, OSError):
                 await self.lock.release()

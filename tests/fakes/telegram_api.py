@@ -81,6 +81,8 @@ class FakeTelegram:
         self.webhook: dict[str, Any] = {}
         self.base_url = ""
         self.polls = 0  # getUpdates requests started
+        self.polling_now = 0  # getUpdates requests in progress
+        self.conflicts = 0  # getUpdates started while another was running (409, as Telegram)
         self.delivered: list[int] = []  # update ids handed out by getUpdates, in order
         self._pending: list[dict[str, Any]] = []
         self._next_update_id = 1000
@@ -224,7 +226,19 @@ class FakeTelegram:
             return 409, {"ok": False, "error_code": 409, "description":
                          "Conflict: can't use getUpdates method while webhook is active; "
                          "use deleteWebhook to delete the webhook first"}
+        if self.polling_now:
+            self.conflicts += 1
+            return 409, {"ok": False, "error_code": 409, "description":
+                         "Conflict: terminated by other getUpdates request; make sure that "
+                         "only one bot instance is running"}
         self.polls += 1
+        self.polling_now += 1
+        try:
+            return await self._long_poll(params)
+        finally:
+            self.polling_now -= 1
+
+    async def _long_poll(self, params: dict[str, Any]) -> tuple[int, Any]:
         self._notify()
         offset = params.get("offset")
         if offset is not None:
