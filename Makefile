@@ -33,6 +33,7 @@ test: $(VENV)/.installed-dev browser
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.webchat_load --clients 200 --messages 50
 	$(BIN)/python -m bench.cost
+	$(BIN)/python -m bench.cluster --clients 100 --messages 40
 	$(BIN)/python -m bench.llm_load --clients 100,300,1000 --mixed 1000
 
 check: $(VENV)/.installed

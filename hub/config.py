@@ -303,7 +303,6 @@ MOVED_TO_MESSAGES = {
 }
 
 
-
 class HandoffConfig(Section):
     agents_channel: str = ""
     agents: tuple[str, ...] = ()

@@ -6,12 +6,17 @@ It records every request body and answers per model name with a programmable
 :data:`Behaviour`: a :class:`Reply` (text, or a function of the request),
 :class:`Fail` (an HTTP error status) or :class:`Hang` (never answers, for
 timeouts). Token usage is realistic (about four characters per token) unless
-a reply sets it.
+a reply sets it. ``delay_s`` makes every answer take that long (a provider's
+latency); ``in_flight`` and ``peak_in_flight`` count the calls being answered.
 
     async with FakeLLM() as fake:
         fake.on("gpt-4o-mini", Reply(answer_json("Refunds take 5 days.", sources=["refunds"])))
         ... api_base=fake.openai_base ... / api_base=fake.anthropic_base ...
         fake.requests[-1].prompt  # every message text the provider received
+
+As a process (for benchmarks): ``python -m tests.fakes.llm_api --port 8399
+--delay 1.0 --answer "Our stores open at nine."``; ``GET /fake/stats`` returns
+the number of requests and the peak concurrency, ``POST /fake/stats`` resets them.
 """
 
 from __future__ import annotations
@@ -137,6 +142,11 @@ class FakeLLM:
     behaviours: dict[str, Behaviour] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
     port: int = 0
+    delay_s: float = 0.0
+    keep_requests: bool = True
+    calls: int = 0
+    in_flight: int = 0
+    peak_in_flight: int = 0
     _runner: web.AppRunner | None = None
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -161,12 +171,14 @@ class FakeLLM:
 
     # -- lifecycle ---------------------------------------------------------------
     async def __aenter__(self) -> FakeLLM:
-        app = web.Application()
+        app = web.Application(middlewares=[self._latency])
         app.router.add_post("/v1/chat/completions", self._openai)
         app.router.add_post("/v1/messages", self._anthropic)
+        app.router.add_get("/fake/stats", self._stats)
+        app.router.add_post("/fake/stats", self._reset_stats)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
         await site.start()
         self.port = self._runner.addresses[0][1]
         return self
@@ -177,11 +189,33 @@ class FakeLLM:
             await self._runner.cleanup()
 
     # -- handlers ------------------------------------------------------------------
+    @web.middleware
+    async def _latency(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.path.startswith("/fake/"):
+            return await handler(request)
+        self.calls += 1
+        self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            if self.delay_s:
+                await asyncio.sleep(self.delay_s)
+            return await handler(request)
+        finally:
+            self.in_flight -= 1
+
+    async def _stats(self, request: web.Request) -> web.Response:
+        return web.json_response({"calls": self.calls, "peak_in_flight": self.peak_in_flight})
+
+    async def _reset_stats(self, request: web.Request) -> web.Response:
+        self.calls, self.peak_in_flight = 0, self.in_flight
+        return web.json_response({"calls": 0, "peak_in_flight": self.peak_in_flight})
+
     async def _record(self, request: web.Request, api: str) -> tuple[Recorded, Behaviour]:
         body = await request.json()
         headers = {k.lower(): v for k, v in request.headers.items()}
         recorded = Recorded(api, str(body.get("model", "")), body, headers)
-        self.requests.append(recorded)
+        if self.keep_requests:
+            self.requests.append(recorded)
         return recorded, self.behaviours.get(recorded.model, self.default)
 
     async def _misbehave(self, behaviour: Behaviour) -> web.Response | None:
@@ -341,3 +375,20 @@ async def _event(response: web.StreamResponse, data: dict[str, Any], name: str |
 async def fake_llm(**kwargs: Any) -> AsyncIterator[FakeLLM]:
     async with FakeLLM(**kwargs) as fake:
         yield fake
+
+
+async def _serve(port: int, delay_s: float, answer: str | None) -> None:
+    default: Behaviour = Reply(answer_json(answer)) if answer else Reply(grounded_reply)
+    async with FakeLLM(default=default, port=port, delay_s=delay_s, keep_requests=False):
+        await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="the fake OpenAI/Anthropic provider")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
+    parser.add_argument("--answer", default=None, help="answer every question with this text")
+    ns = parser.parse_args()
+    asyncio.run(_serve(ns.port, ns.delay, ns.answer))
