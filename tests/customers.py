@@ -103,7 +103,7 @@ class Customer:
                 await ws.send_json({"type": "message", "id": text, "text": text})
                 await asyncio.sleep(gap_s)
             loop = asyncio.get_running_loop()
-            while not reader.done() and self.unanswered() and loop.time() < deadline:
+            while not reader.done() and self.unanswered() and loop.time() < deadline:  # noqa: ASYNC110 (the reader fills answers)
                 await asyncio.sleep(0.02)
         except (ConnectionError, aiohttp.ClientError, RuntimeError):
             pass
