@@ -14,18 +14,15 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import suppress
 from typing import Any
 
 from redis import asyncio as aioredis
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from adapters.webchat.bus import FIND_WINDOW, OUTBOX_MAXLEN, OUTBOX_TTL_S, Frame, Listener
-from hub.errors import StoreError, StoreUnavailable
 from hub.store.keys import Keys
+from hub.store.redis import redis_errors
 
 __all__ = ["RedisSessionBus"]
 
@@ -34,16 +31,6 @@ logger = logging.getLogger(__name__)
 WAKE = "+"  # the wake-up payload; anything else on the channel is an ephemeral frame (JSON)
 READ_TIMEOUT_S = 1.0
 MAX_BACKOFF_S = 5.0
-
-
-@asynccontextmanager
-async def _translated(operation: str) -> AsyncIterator[None]:
-    try:
-        yield
-    except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-        raise StoreUnavailable(f"redis unavailable during webchat {operation}: {exc}") from exc
-    except RedisError as exc:
-        raise StoreError(f"redis error during webchat {operation}: {exc}") from exc
 
 
 class RedisSessionBus:
@@ -74,7 +61,7 @@ class RedisSessionBus:
     async def publish(self, session: str, frame: Frame) -> str:
         key = self.keys.webchat_outbox(session)
         fields = {"id": str(frame.get("id") or ""), "frame": json.dumps(frame)}
-        async with _translated("publish"):
+        async with redis_errors("webchat publish"):
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.xadd(key, fields, maxlen=self.maxlen, approximate=False)  # type: ignore[arg-type]
                 pipe.pexpire(key, self.ttl_ms)
@@ -83,23 +70,23 @@ class RedisSessionBus:
         return str(position)
 
     async def signal(self, session: str, frame: Frame) -> None:
-        async with _translated("signal"):
+        async with redis_errors("webchat signal"):
             await self.redis.publish(self.keys.webchat_wake(session), json.dumps(frame))
 
     async def position(self, session: str) -> str:
-        async with _translated("position"):
+        async with redis_errors("webchat position"):
             newest = await self.redis.xrevrange(self.keys.webchat_outbox(session), count=1)
         return str(newest[0][0]) if newest else "0-0"
 
     async def find(self, session: str, frame_id: str) -> str | None:
         key = self.keys.webchat_outbox(session)
-        async with _translated("find"):
+        async with redis_errors("webchat find"):
             recent = await self.redis.xrevrange(key, count=FIND_WINDOW)
         return next((str(p) for p, fields in recent if fields.get("id") == frame_id), None)
 
     async def read(self, session: str, after: str, count: int = 100) -> list[tuple[str, Frame]]:
         key = self.keys.webchat_outbox(session)
-        async with _translated("read"):
+        async with redis_errors("webchat read"):
             entries = await self.redis.xrange(key, min=f"({after}", count=count)
         return [(str(p), json.loads(fields["frame"])) for p, fields in entries]
 
