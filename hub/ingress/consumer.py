@@ -21,7 +21,6 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from contextlib import suppress
 from typing import Protocol
 
 from hub.errors import StoreError
@@ -106,11 +105,13 @@ class Consumer:
         the log, and the next owner of its partition takes it back.
         """
         self._stopping = True
-        for task in (self._reader, self._sweeper):
-            if task is not None:
-                task.cancel()
-                with suppress(asyncio.CancelledError):
-                    await task
+        tasks = {t for t in (self._reader, self._sweeper) if t is not None}
+        for task in tasks:
+            task.cancel()
+        if tasks:  # bounded: a read stuck on a dead Redis connection must not hold shutdown
+            done, stuck = await asyncio.wait(tasks, timeout=2.0)
+            if stuck:
+                logger.warning("drain: %d ingress task(s) did not stop; left behind", len(stuck))
         drained = True
         try:
             await asyncio.wait_for(self._lanes.join(), drain_s)
