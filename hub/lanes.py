@@ -8,6 +8,8 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
+from hub.tasks import stop_tasks
+
 __all__ = ["Lanes"]
 
 logger = logging.getLogger(__name__)
@@ -63,6 +65,4 @@ class Lanes(Generic[T]):
         if not self._tasks:
             return
         _, pending = await asyncio.wait(list(self._tasks), timeout=timeout_s)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+        await stop_tasks(pending)

@@ -15,6 +15,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from hub.tasks import stop_tasks
+
 __all__ = ["FileWatcher"]
 
 logger = logging.getLogger(__name__)
@@ -43,13 +45,8 @@ class FileWatcher:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await stop_tasks([self._task])
+        self._task = None
 
     async def check(self) -> bool:
         """Look once; call back and return True if the content changed."""

@@ -56,6 +56,7 @@ from hub.envelope import InboundMessage, OutboundMessage
 from hub.errors import ConfigError, ConfigProblem, StoreUnavailable
 from hub.locks import KeyedLocks
 from hub.store import Store
+from hub.tasks import stop_tasks
 
 __all__ = ["ActionHandler", "AgentEventHandler", "SlackAdapter", "secret_problems"]
 
@@ -171,9 +172,7 @@ class SlackAdapter:
             self._socket = None
         if self._tasks:
             _, pending = await asyncio.wait(set(self._tasks), timeout=STOP_GRACE_S)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+            await stop_tasks(pending)
 
     def health(self) -> dict[str, Any]:
         status = "ok"

@@ -67,6 +67,7 @@ from hub.errors import (
 from hub.ingress import Leader
 from hub.locks import KeyedLocks
 from hub.store import Store
+from hub.tasks import stop_tasks
 
 __all__ = ["SECRET_HEADER", "TelegramAdapter", "build_bot", "secret_problems"]
 
@@ -166,10 +167,7 @@ class TelegramAdapter:
         self._spawn(self._connect_later())
 
     async def stop(self) -> None:
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await stop_tasks(list(self._tasks))
         await self.leader.stop()  # another process starts polling at once
         await self.bot.session.close()
 

@@ -13,12 +13,12 @@ import json
 import logging
 from collections import deque
 from collections.abc import Iterable
-from contextlib import suppress
 
 from aiohttp import web
 
 from adapters.webchat.bus import Frame, SessionBus
 from hub.errors import StoreError
+from hub.tasks import stop_tasks
 
 __all__ = ["Outlet"]
 
@@ -56,11 +56,8 @@ class Outlet:
         await self.bus.listen(self.session, self)
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_tasks([self._task])
+        self._task = None
         try:
             await self.bus.unlisten(self.session, self)
         except StoreError as exc:

@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 from adapters.webchat.bus import FIND_WINDOW, OUTBOX_MAXLEN, OUTBOX_TTL_S, Frame, Listener
 from hub.store.keys import Keys
 from hub.store.redis import redis_errors
+from hub.tasks import stop_tasks
 
 __all__ = ["RedisSessionBus"]
 
@@ -133,11 +134,8 @@ class RedisSessionBus:
             self._reader = asyncio.create_task(self._read_forever(), name="webchat-bus")
 
     async def close(self) -> None:
-        if self._reader is not None:
-            self._reader.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._reader
-            self._reader = None
+        await stop_tasks([self._reader])
+        self._reader = None
         await self._disconnect()
         self._listeners.clear()
         self._channels.clear()

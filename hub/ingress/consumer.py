@@ -28,6 +28,7 @@ from hub.ingress.leases import Leases
 from hub.ingress.log import IngressLog
 from hub.ingress.work import Entry, Fence
 from hub.lanes import Lanes
+from hub.tasks import stop_tasks
 
 __all__ = ["Consumer", "ConsumerEvents"]
 
@@ -105,13 +106,8 @@ class Consumer:
         the log, and the next owner of its partition takes it back.
         """
         self._stopping = True
-        tasks = {t for t in (self._reader, self._sweeper) if t is not None}
-        for task in tasks:
-            task.cancel()
-        if tasks:  # bounded: a read stuck on a dead Redis connection must not hold shutdown
-            done, stuck = await asyncio.wait(tasks, timeout=2.0)
-            if stuck:
-                logger.warning("drain: %d ingress task(s) did not stop; left behind", len(stuck))
+        # bounded: a read stuck on a dead Redis connection must not hold shutdown
+        await stop_tasks([self._reader, self._sweeper])
         drained = True
         try:
             await asyncio.wait_for(self._lanes.join(), drain_s)

@@ -30,6 +30,7 @@ from redis.exceptions import LockError, RedisError
 
 from hub.ingress.work import Fence
 from hub.store.keys import Keys
+from hub.tasks import stop_tasks
 
 __all__ = [
     "Leader",
@@ -161,11 +162,7 @@ class RedisLeases:
         ]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with suppress(asyncio.CancelledError):
-                await task
+        await stop_tasks(self._tasks)
         self._tasks = []
         try:  # bounded: with Redis gone, the leases simply expire instead
             async with asyncio.timeout(RELEASE_TIMEOUT_S):
@@ -379,10 +376,7 @@ class RedisLeader:
         await self._deposed.wait()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._task
+        await stop_tasks([self._task])
         if self.leading:
             self._leading.clear()
             self._deposed.set()

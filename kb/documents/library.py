@@ -15,6 +15,7 @@ from contextlib import suppress
 from pathlib import Path
 
 from hub.config import Config
+from hub.tasks import stop_tasks
 from kb.documents.index import DocumentIndex
 from kb.documents.ingest import Sources, build_index, find_files
 from kb.documents.retrieval import Retrieval, Retriever
@@ -109,11 +110,8 @@ class DocumentLibrary:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_tasks([self._task])
+        self._task = None
 
     async def _watch(self) -> None:
         while True:
