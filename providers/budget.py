@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from hub.config import LLMConfig, LLMModelConfig
 from hub.metrics import Metrics
-from hub.store import Store
+from hub.store import Keys, Store
 
 __all__ = ["Ledger", "Price", "price", "price_of"]
 
@@ -79,18 +79,18 @@ class Ledger:
     metrics: Metrics
 
     async def spent_today(self) -> float:
-        return float(await self.store.get(f"llm:cost:day:{today()}") or 0.0)
+        return float(await self.store.get(Keys.llm_cost_day(today())) or 0.0)
 
     async def spent_in(self, conversation_id: str) -> float:
-        return float(await self.store.get(f"llm:cost:conv:{conversation_id}") or 0.0)
+        return float(await self.store.get(Keys.llm_cost_conversation(conversation_id)) or 0.0)
 
     async def record(
         self, conversation_id: str, tier: str, model: str, tokens: tuple[int, int], cost: float
     ) -> None:
         day = today()
-        await self.store.incr(f"llm:cost:conv:{conversation_id}", cost, CONVERSATION_TTL_S)
-        await self.store.incr(f"llm:cost:tier:{tier}:{day}", cost, TIER_TTL_S)
-        await self.store.incr(f"llm:cost:day:{day}", cost, DAY_TTL_S)
+        await self.store.incr(Keys.llm_cost_conversation(conversation_id), cost, CONVERSATION_TTL_S)
+        await self.store.incr(Keys.llm_cost_tier(tier, day), cost, TIER_TTL_S)
+        await self.store.incr(Keys.llm_cost_day(day), cost, DAY_TTL_S)
         self.metrics.llm_cost.labels(tier, model).inc(cost)
         self.metrics.llm_tokens.labels(tier, model, "in").inc(tokens[0])
         self.metrics.llm_tokens.labels(tier, model, "out").inc(tokens[1])

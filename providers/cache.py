@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from hub.store import Store
+from hub.store import Keys, Store
 
 __all__ = ["AnswerCache", "CachedAnswer", "cache_key"]
 
@@ -27,13 +27,14 @@ class CachedAnswer:
 
 
 def cache_key(tier: str, messages: Sequence[dict[str, Any]]) -> str:
-    """``llm:cache:<sha256>`` of the tier (name and models) and the scrubbed messages."""
+    """The store key (``Keys.llm_answer``) of the sha256 of the tier (name and models)
+    and the scrubbed messages."""
     normal = [
         {"role": m["role"], "content": " ".join(str(m["content"]).lower().split())}
         for m in messages
     ]
     blob = json.dumps([tier, normal], sort_keys=True, ensure_ascii=False)
-    return "llm:cache:" + hashlib.sha256(blob.encode()).hexdigest()
+    return Keys.llm_answer(hashlib.sha256(blob.encode()).hexdigest())
 
 
 class AnswerCache:

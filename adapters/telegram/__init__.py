@@ -2,11 +2,9 @@
 
 from adapters.telegram.adapter import SECRET_HEADER, TelegramAdapter, build_bot
 from adapters.telegram.convert import BotIdentity, split_text, to_envelope, to_platform
-from adapters.telegram.polling import OFFSET_KEY
 from adapters.telegram.ratelimit import SendPacer
 
 __all__ = [
-    "OFFSET_KEY",
     "SECRET_HEADER",
     "BotIdentity",
     "SendPacer",

@@ -66,7 +66,7 @@ from hub.errors import (
 )
 from hub.ingress import Leader
 from hub.locks import KeyedLocks
-from hub.store import Store
+from hub.store import Keys, Store
 from hub.tasks import stop_tasks
 
 __all__ = ["SECRET_HEADER", "TelegramAdapter", "build_bot", "secret_problems"]
@@ -263,7 +263,7 @@ class TelegramAdapter:
         """A button press whose value was too long for callback_data: the stored value."""
         if not envelope.metadata.get("button") or not envelope.text.startswith(CALLBACK_PREFIX):
             return envelope
-        value = await self.store.get(_callback_key(envelope.text))
+        value = await self.store.get(Keys.telegram_callback(envelope.text))
         if not isinstance(value, str):
             return envelope
         return dataclasses.replace(envelope, text=value)
@@ -346,7 +346,7 @@ class TelegramAdapter:
                 continue
             short = CALLBACK_PREFIX + hashlib.sha256(value.encode()).hexdigest()[:32]
             try:
-                await self.store.set(_callback_key(short), value, ttl_s=CALLBACK_TTL_S)
+                await self.store.set(Keys.telegram_callback(short), value, ttl_s=CALLBACK_TTL_S)
             except StoreError as exc:
                 raise DeliveryError("could not keep a long button value") from exc
             data[value] = short
@@ -371,10 +371,6 @@ def _invalid_update(update_id: int, exc: ValidationError) -> web.Response:
     logger.warning("telegram webhook: refused update %s (400), %s",
                    update_id, validation_summary(exc))
     return web.Response(status=400, text="not a Telegram update")
-
-
-def _callback_key(short: str) -> str:
-    return f"telegram:cb:{short}"
 
 
 def secret_problems(config: Config) -> list[ConfigProblem]:

@@ -1,7 +1,7 @@
 """Long polling with getUpdates, and an offset that survives restarts.
 
 The offset (the next update id wanted) lives in the store under
-``telegram:offset``. It moves past an update only once the hub accepted it
+``Keys.telegram_offset()`` (``telegram:offset``). It moves past an update only once the hub accepted it
 (or the update was not for the hub), so a restart with the Redis store neither
 answers an update twice nor skips one. If the store cannot take a message the
 offset stays where it is and the same updates are fetched again after a pause.
@@ -23,13 +23,12 @@ from pydantic import ValidationError
 from adapters.telegram.convert import validation_summary
 from hub.errors import StoreError
 from hub.ingress import Leader, LocalLeader
-from hub.store import Store
+from hub.store import Keys, Store
 
-__all__ = ["OFFSET_KEY", "Backoff", "Poller"]
+__all__ = ["Backoff", "Poller"]
 
 logger = logging.getLogger(__name__)
 
-OFFSET_KEY = "telegram:offset"
 REQUEST_SLACK_S = 10
 
 
@@ -75,7 +74,7 @@ class Poller:
 
     async def load(self) -> None:
         """Pick up where the last run stopped."""
-        stored = await self.store.get(OFFSET_KEY)
+        stored = await self.store.get(Keys.telegram_offset())
         self.offset = int(stored) if isinstance(stored, int | float | str) else None
         logger.info("telegram polling resumes at offset %s", self.offset)
 
@@ -178,7 +177,7 @@ class Poller:
 
     async def _advance(self, offset: int) -> None:
         self.offset = offset
-        await self.store.set(OFFSET_KEY, offset)
+        await self.store.set(Keys.telegram_offset(), offset)
 
     def _failed(self, reason: str, pause: float) -> float:
         self.last_error = reason

@@ -14,19 +14,16 @@ from hub.conversation import Conversation
 from hub.envelope import InboundMessage, OutboundMessage
 from hub.errors import DeliveryError
 from hub.handoff.escalation import (
-    OPEN_KEY,
     Agent,
     AgentBoard,
     Escalation,
     EscalationStatus,
-    escalation_key,
     queue_text,
-    thread_key,
 )
 from hub.ingress import AgentAction
 from hub.locks import KeyedLocks
 from hub.stages import Decision, HandoffRequest, Turn
-from hub.store import Store
+from hub.store import Keys, Store
 
 if TYPE_CHECKING:
     from hub.hub import Hub
@@ -72,7 +69,7 @@ class HandoffDesk:
 
     # -- records -----------------------------------------------------------------
     async def escalation(self, conversation_id: str) -> Escalation | None:
-        data = await self.store.get(escalation_key(conversation_id))
+        data = await self.store.get(Keys.escalation(conversation_id))
         return Escalation.from_json(data) if data else None
 
     async def escalation_for_thread(self, board_channel: str, thread: str) -> Escalation | None:
@@ -81,18 +78,18 @@ class HandoffDesk:
         A conversation escalated again gets a new thread; an old thread then
         gives its escalation as closed, so late replies there go nowhere.
         """
-        conversation_id = await self.store.get(thread_key(board_channel, thread))
+        conversation_id = await self.store.get(Keys.escalation_thread(board_channel, thread))
         escalation = await self.escalation(conversation_id) if conversation_id else None
         if escalation is not None and escalation.thread != thread:
             return escalation.evolve(status="returned", thread=thread, board_channel=board_channel)
         return escalation
 
     async def _save(self, escalation: Escalation) -> None:
-        await self.store.set(escalation_key(escalation.conversation_id), escalation.to_json())
+        await self.store.set(Keys.escalation(escalation.conversation_id), escalation.to_json())
         if escalation.open:
-            await self.store.add_member(OPEN_KEY, escalation.conversation_id)
+            await self.store.add_member(Keys.open_escalations(), escalation.conversation_id)
         else:
-            await self.store.remove_member(OPEN_KEY, escalation.conversation_id)
+            await self.store.remove_member(Keys.open_escalations(), escalation.conversation_id)
 
     async def _set_status(self, conversation_id: str, **changes: Any) -> Conversation | None:
         conversation = await self.store.get_conversation(conversation_id)
@@ -149,7 +146,7 @@ class HandoffDesk:
             logger.error("escalation %s not announced yet: %s", escalation.conversation_id, exc)
             return escalation
         escalation = escalation.evolve(board_channel=board_channel, thread=thread)
-        await self.store.set(thread_key(board_channel, thread), escalation.conversation_id)
+        await self.store.set(Keys.escalation_thread(board_channel, thread), escalation.conversation_id)
         await self._save(escalation)
         return escalation
 
@@ -279,7 +276,7 @@ class HandoffDesk:
             return 0
         now = time.time() if now is None else now
         reminded = 0
-        for conversation_id in sorted(await self.store.members(OPEN_KEY)):
+        for conversation_id in sorted(await self.store.members(Keys.open_escalations())):
             escalation = await self.escalation(conversation_id)
             if escalation is None or not self._mine(escalation):
                 continue  # with several hub processes, the partition's owner reminds

@@ -20,9 +20,6 @@ __all__ = ["Agent", "AgentBoard", "Escalation", "queue_text", "staffed"]
 
 EscalationStatus = Literal["waiting", "claimed", "resolved", "returned"]
 
-OPEN_KEY = "handoff:open"
-
-
 @dataclass(frozen=True, slots=True)
 class Agent:
     """A human agent, as the board knows them (a Slack user)."""
@@ -94,14 +91,6 @@ class AgentBoard(Protocol):
     async def notice(self, escalation: Escalation, text: str, *, loud: bool = False) -> None:
         """A status line in the thread (``loud``: also shown in the channel)."""
         ...
-
-
-def escalation_key(conversation_id: str) -> str:
-    return f"handoff:escalation:{conversation_id}"
-
-
-def thread_key(board_channel: str, thread: str) -> str:
-    return f"handoff:thread:{board_channel}:{thread}"
 
 
 def staffed(config: HandoffConfig, now: datetime | None = None) -> bool:

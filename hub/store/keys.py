@@ -1,4 +1,11 @@
-"""Every store key the hub uses, built in one place (the Redis key layout)."""
+"""Every store key the hub uses, built in one place (the Redis key layout).
+
+Two spaces. Keys the stores and the ingress use directly carry the prefix
+(``sb:conv:<id>``, ``sb:in:<partition>``, ...). Names for the generic key-value
+methods (``Store.get/set/incr/members/...``) are static methods at the end: the
+store wraps them in :meth:`Keys.kv` (``sb:kv:<name>`` in Redis). No module
+outside ``hub/store`` spells a key itself (``tests/hub/test_store_keys.py``).
+"""
 
 from __future__ import annotations
 
@@ -70,7 +77,55 @@ class Keys:
         return f"{self.prefix}:procs"
 
     # -- names in the generic key-value space (Store.get/set wrap them in kv()) --------
+    # These strings are the ones each feature spelled itself before they moved here,
+    # byte for byte, so what a shop's Redis already holds stays readable. Never
+    # change one: a renamed key silently forgets an offset, a spend or an escalation.
     @staticmethod
     def flow_state(conversation_id: str) -> str:
         """A conversation's flow state (flows/state.py): the step, the slots, the last result."""
         return f"flow:{conversation_id}"
+
+    @staticmethod
+    def escalation(conversation_id: str) -> str:
+        """A conversation's latest hand-off (hub/handoff/): the Escalation as JSON."""
+        return f"handoff:escalation:{conversation_id}"
+
+    @staticmethod
+    def escalation_thread(board_channel: str, thread: str) -> str:
+        """The conversation id an agents' board thread (Slack channel, thread ts) is for."""
+        return f"handoff:thread:{board_channel}:{thread}"
+
+    @staticmethod
+    def open_escalations() -> str:
+        """Set of the conversation ids with an open escalation (the reminder loop walks it)."""
+        return "handoff:open"
+
+    @staticmethod
+    def telegram_offset() -> str:
+        """The next Telegram update id polling wants (adapters/telegram/polling.py)."""
+        return "telegram:offset"
+
+    @staticmethod
+    def telegram_callback(short: str) -> str:
+        """A button value too long for Telegram's callback_data, under its short form."""
+        return f"telegram:cb:{short}"
+
+    @staticmethod
+    def llm_cost_day(day: str) -> str:
+        """Float counter: US dollars spent on LLM calls on ``day`` (UTC, ``YYYY-MM-DD``)."""
+        return f"llm:cost:day:{day}"
+
+    @staticmethod
+    def llm_cost_tier(tier: str, day: str) -> str:
+        """Float counter: US dollars spent by one LLM tier on ``day`` (UTC)."""
+        return f"llm:cost:tier:{tier}:{day}"
+
+    @staticmethod
+    def llm_cost_conversation(conversation_id: str) -> str:
+        """Float counter: US dollars spent on LLM calls in one conversation."""
+        return f"llm:cost:conv:{conversation_id}"
+
+    @staticmethod
+    def llm_answer(digest: str) -> str:
+        """A cached LLM answer (providers/cache.py), under the sha256 of its question."""
+        return f"llm:cache:{digest}"

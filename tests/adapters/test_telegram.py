@@ -15,7 +15,6 @@ import pytest
 from aiogram.types import Update
 
 from adapters.telegram import (
-    OFFSET_KEY,
     BotIdentity,
     SendPacer,
     TelegramAdapter,
@@ -28,7 +27,7 @@ from hub.config import Config, KBConfig
 from hub.envelope import Button, InboundMessage, OutboundMessage
 from hub.errors import ConfigError
 from hub.service import HubService
-from hub.store import MemoryStore
+from hub.store import Keys, MemoryStore
 from tests.channel_faq import PAYMENT_ANSWER, write_channel_faq
 from tests.fakes.flaky import FlakyLog
 from tests.fakes.telegram_api import BOT, TOKEN, FakeTelegram, button_press, message
@@ -305,7 +304,7 @@ async def test_restart_in_polling_mode_keeps_the_offset(fake: FakeTelegram, redi
         second = fake.queue(message(72, "thanks"))
         await fake.wait_sent(2)
         await service.hub.drain()
-        assert await service.hub.store.get(OFFSET_KEY) == second["update_id"] + 1
+        assert await service.hub.store.get(Keys.telegram_offset()) == second["update_id"] + 1
     calls_before = len(fake.calls)
     fake.redeliver(first, second)  # what Telegram holds if confirmations were lost
     third = fake.queue(message(73, "thanks"))
@@ -329,7 +328,7 @@ async def test_polling_does_not_move_past_an_update_the_store_refused(fake: Fake
         await fake.wait_sent(1)
         await service.hub.drain()
         assert fake.texts(81) == ["You're welcome!"]
-        assert await service.hub.store.get(OFFSET_KEY) == update["update_id"] + 1
+        assert await service.hub.store.get(Keys.telegram_offset()) == update["update_id"] + 1
 
 
 # -- configuration -------------------------------------------------------------------------
