@@ -95,6 +95,7 @@ async def takeover(folder: str, redis_url: str, lease_s: float) -> float:
     """Seconds from SIGKILL to the first answer from the partition's new owner."""
     from redis import asyncio as aioredis
 
+    from hub.envelope import Address
     from hub.ingress import partition_of
     from hub.store.keys import Keys
 
@@ -117,7 +118,8 @@ async def takeover(folder: str, redis_url: str, lease_s: float) -> float:
             while True:  # a session whose conversation lives on one of the victim's partitions
                 await ws.send_json({"type": "hello", "session": None})
                 welcome = await _frame(ws, "welcome")
-                if partition_of(f"webchat:{welcome['session'].split('.')[0]}", 64) in theirs:
+                session = welcome["session"].split(".")[0]
+                if partition_of(str(Address("webchat", session)), 64) in theirs:
                     break
             victim[0].send_signal(signal.SIGKILL)
             killed = time.perf_counter()

@@ -6,7 +6,7 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
-from hub.envelope import Button, InboundMessage, OutboundMessage, Sender, new_id
+from hub.envelope import Address, Button, InboundMessage, OutboundMessage, Sender, new_id
 
 __all__ = ["Conversation", "ConversationStatus", "TranscriptEntry"]
 
@@ -52,7 +52,7 @@ class Conversation:
     @property
     def conversation_id(self) -> str:
         """The channel's own id for this conversation (the address minus channel)."""
-        return self.address.split(":", 1)[1]
+        return Address.parse(self.address).conversation_id
 
     def evolve(self, **changes: Any) -> Conversation:
         return replace(self, updated_at=time.time(), **changes)

@@ -15,7 +15,10 @@ from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any, Literal
 
+from hub.errors import AddressError
+
 __all__ = [
+    "Address",
     "Attachment",
     "Button",
     "InboundMessage",
@@ -39,6 +42,37 @@ def new_id() -> str:
     """A fresh identifier, unique across processes: a random per-process prefix and
     a counter (no system call per message, unlike uuid4). Not a secret."""
     return f"{_PREFIX}{next(_COUNTER):012x}"
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """Where a conversation lives: ``<channel>:<conversation id>``, unique across the hub.
+
+    ``webchat:<session>``, ``telegram:<chat id>``, ``slack:<channel>`` or, for a
+    Slack thread, ``slack:<channel>:<thread ts>``. A channel name has no ``:``; a
+    conversation id may, so :meth:`parse` splits at the first one. ``str()`` is
+    the form the store keeps (conversations, escalations, the ingress).
+    """
+
+    channel: str
+    conversation_id: str
+
+    def __post_init__(self) -> None:
+        if not self.channel or ":" in self.channel:
+            raise AddressError(f"bad channel in an address: {self.channel!r}")
+        if not self.conversation_id:
+            raise AddressError(f"address on {self.channel} without a conversation id")
+
+    def __str__(self) -> str:
+        return f"{self.channel}:{self.conversation_id}"
+
+    @classmethod
+    def parse(cls, text: str) -> Address:
+        """The address ``str(address)`` gave; AddressError for anything else."""
+        channel, colon, conversation_id = text.partition(":")
+        if not colon:
+            raise AddressError(f"not a channel address (no ':'): {text!r}")
+        return cls(channel, conversation_id)
 
 
 def _freeze(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
@@ -94,8 +128,8 @@ class InboundMessage:
 
     @property
     def address(self) -> str:
-        """Channel-qualified conversation address, unique across the hub."""
-        return f"{self.channel}:{self.conversation_id}"
+        """Channel-qualified conversation address, unique across the hub (see Address)."""
+        return str(Address(self.channel, self.conversation_id))
 
     @property
     def dedupe_key(self) -> str:
@@ -124,7 +158,7 @@ class OutboundMessage:
 
     @property
     def address(self) -> str:
-        return f"{self.channel}:{self.conversation_id}"
+        return str(Address(self.channel, self.conversation_id))
 
     @classmethod
     def reply(

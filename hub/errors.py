@@ -2,6 +2,7 @@
 
 HubError
  ├── ConfigError          config.toml (or the FAQ file) is invalid; names file, key and line
+ ├── AddressError         a string is not a channel address ("<channel>:<conversation id>")
  ├── StoreError           the store (memory or Redis) failed
  │    └── StoreUnavailable    Redis is unreachable
  │         └── HubDraining     this process is shutting down; send the work elsewhere
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 __all__ = [
+    "AddressError",
     "ConfigError",
     "ConfigProblem",
     "DeliveryError",
@@ -58,6 +60,10 @@ class ConfigError(HubError):
     def __init__(self, problems: list[ConfigProblem]) -> None:
         self.problems = list(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class AddressError(HubError):
+    """A channel address is malformed: no channel, no conversation id, or no ``:``."""
 
 
 class StoreError(HubError):

@@ -12,7 +12,7 @@ from hub import edits
 from hub.adapter import Adapter
 from hub.config import Config
 from hub.conversation import Conversation, TranscriptEntry
-from hub.envelope import InboundMessage, OutboundMessage
+from hub.envelope import Address, InboundMessage, OutboundMessage
 from hub.errors import DeliveryError, HubDraining, PermanentDeliveryError, StoreError
 from hub.ingress import (
     AgentAction,
@@ -224,7 +224,7 @@ class Hub:
                 await self._send(delivery, redelivered=entry.redelivered)
             await self.log.ack(entry)
         if entry.work.kind == "message":
-            channel = entry.address.split(":", 1)[0]
+            channel = Address.parse(entry.address).channel
             self.metrics.child(self.metrics.latency, channel).observe(time.perf_counter() - started)
         return True
 

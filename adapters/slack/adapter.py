@@ -43,6 +43,7 @@ from adapters.slack.blocks import BUTTON_ACTION_PREFIX, chosen_blocks, to_platfo
 from adapters.slack.inbound import (
     CHANNEL,
     action_to_envelope,
+    conversation_of,
     edited_message,
     is_dm,
     is_from_bot,
@@ -52,7 +53,7 @@ from adapters.slack.outbound import post
 from adapters.slack.users import UserNames
 from hub.adapter import Ingress
 from hub.config import Config, SlackConfig, required_secret, secret
-from hub.envelope import InboundMessage, OutboundMessage
+from hub.envelope import Address, InboundMessage, OutboundMessage
 from hub.errors import ConfigError, ConfigProblem, StoreUnavailable
 from hub.locks import KeyedLocks
 from hub.store import Store
@@ -247,7 +248,9 @@ class SlackAdapter:
         thread_ts = event.get("thread_ts")
         if not thread_ts or not self.config.thread_replies:
             return False
-        return await self.store.conversation_at(f"{CHANNEL}:{channel}:{thread_ts}") is not None
+        root = str(thread_ts)
+        thread, _ = conversation_of(channel, root, root, dm=False, thread_replies=True)
+        return await self.store.conversation_at(str(Address(CHANNEL, thread))) is not None
 
     async def _on_action(
         self, ack: Any, body: dict[str, Any]

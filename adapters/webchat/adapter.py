@@ -36,7 +36,7 @@ from adapters.webchat.session import SessionSigner, TokenBucket
 from hub.adapter import Ingress
 from hub.config import GreetingConfig, WebchatConfig
 from hub.conversation import TranscriptEntry
-from hub.envelope import InboundMessage, OutboundMessage, new_id
+from hub.envelope import Address, InboundMessage, OutboundMessage, new_id
 from hub.errors import StoreError
 from hub.store import Store
 
@@ -309,7 +309,7 @@ class WebchatAdapter:
         await self.ingress.submit(to_envelope(session, frame, self.config.max_chars))
 
     async def _history(self, session: str) -> list[dict[str, Any]]:
-        conversation = await self.store.conversation_at(f"{CHANNEL}:{session}")
+        conversation = await self.store.conversation_at(str(Address(CHANNEL, session)))
         if conversation is None:
             return []
         entries = await self.store.transcript(conversation.id)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from hub.config import Config, HandoffConfig
 from hub.conversation import Conversation
-from hub.envelope import InboundMessage, OutboundMessage
+from hub.envelope import Address, InboundMessage, OutboundMessage
 from hub.errors import DeliveryError
 from hub.handoff.escalation import (
     Agent,
@@ -172,7 +172,7 @@ class HandoffDesk:
         thread = conversation.thread if conversation else None
         message = OutboundMessage(
             channel=escalation.channel,
-            conversation_id=escalation.address.split(":", 1)[1],
+            conversation_id=Address.parse(escalation.address).conversation_id,
             text=text,
             thread=thread,
             **kwargs,
