@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from hub.config import Config, HandoffConfig
@@ -24,6 +24,7 @@ from hub.ingress import AgentAction
 from hub.locks import KeyedLocks
 from hub.stages import Decision, HandoffRequest, Turn
 from hub.store import Keys, Store
+from hub.tasks import stop_tasks
 
 if TYPE_CHECKING:
     from hub.hub import Hub
@@ -270,19 +271,34 @@ class HandoffDesk:
         return escalation
 
     # -- reminders -------------------------------------------------------------------
-    async def remind_due(self, now: float | None = None) -> int:
-        """Re-announce unclaimed escalations older than ``remind_after_s``."""
+    async def remind_due(
+        self, now: float | None = None, escalations: list[Escalation] | None = None
+    ) -> int:
+        """Re-announce unclaimed escalations older than ``remind_after_s``.
+
+        ``escalations`` are the open ones as read at the start of the round (read now
+        when not given); each is read again under its lock before it is reminded.
+        """
         if not self.available:
             return 0
         now = time.time() if now is None else now
+        if escalations is None:
+            escalations = await self._open_escalations()
         reminded = 0
-        for conversation_id in sorted(await self.store.members(Keys.open_escalations())):
-            escalation = await self.escalation(conversation_id)
-            if escalation is None or not self._mine(escalation):
+        for escalation in escalations:
+            if not self._mine(escalation):
                 continue  # with several hub processes, the partition's owner reminds
             if await self._remind(escalation, now):
                 reminded += 1
         return reminded
+
+    async def _open_escalations(self) -> list[Escalation]:
+        found = []
+        for conversation_id in sorted(await self.store.members(Keys.open_escalations())):
+            escalation = await self.escalation(conversation_id)
+            if escalation is not None:
+                found.append(escalation)
+        return found
 
     def _mine(self, escalation: Escalation) -> bool:
         return self.hub is None or self.hub.owns(escalation.address)
@@ -292,15 +308,26 @@ class HandoffDesk:
             async with self._lock(escalation.conversation_id):
                 escalation = await self._announce(escalation)
             return False
-        since = escalation.reminded_at or escalation.created_at
-        if escalation.status != "waiting" or now - since < self.config.remind_after_s:
+        if not self._remind_is_due(escalation, now):
             return False
-        escalation = escalation.evolve(reminded_at=now, reminders=escalation.reminders + 1)
-        await self._save(escalation)
+        async with self._lock(escalation.conversation_id):  # a claim may have landed since
+            current = await self.escalation(escalation.conversation_id)
+            if current is None or not self._remind_is_due(current, now):
+                return False
+            escalation = current.evolve(reminded_at=now, reminders=current.reminders + 1)
+            await self._save(escalation)
+            # Told inside the lock: a claim that follows finds the reminder already sent.
+            await self._say_still_waiting(escalation, now)
+        return True
+
+    def _remind_is_due(self, escalation: Escalation, now: float) -> bool:
+        since = escalation.reminded_at or escalation.created_at
+        return escalation.status == "waiting" and now - since >= self.config.remind_after_s
+
+    async def _say_still_waiting(self, escalation: Escalation, now: float) -> None:
         minutes = max(1, round((now - escalation.created_at) / 60))
         await self._notice(escalation, f"Still waiting for an agent ({minutes} min). Can someone claim it?", loud=True)
         await self._tell(escalation, queue_text(self.hub_config), sender="system")
-        return True
 
     @asynccontextmanager
     async def reminders(self) -> AsyncIterator[asyncio.Task[None]]:
@@ -309,9 +336,7 @@ class HandoffDesk:
         try:
             yield task
         finally:
-            task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task
+            await stop_tasks([task])
 
     async def _remind_forever(self) -> None:
         while True:

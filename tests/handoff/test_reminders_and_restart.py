@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from tests.fakes.slack_api import FakeSlack
 from tests.handoff.conftest import agents_channel, handoff_config
 from tests.harness import WebchatClient
@@ -23,9 +25,24 @@ async def test_unclaimed_escalation_is_re_announced_and_the_customer_told(slack:
 
         await agents.press(top, "claim")
         await agents.state_becomes(top, "Claimed by Alex Agent")
+        await chat.silence(0.3)  # a reminder told before the claim may still be on its way
         count = sum("Still waiting" in text for text in agents.thread(top))
-        assert await chat.silence(1.0) == []  # claimed: no more queue messages
+        assert await chat.silence(1.0) == []  # claimed: no more queue messages (3+ periods)
         assert sum("Still waiting" in text for text in agents.thread(top)) == count
+
+
+async def test_a_claim_that_lands_during_a_reminder_round_is_kept(slack: FakeSlack) -> None:
+    config = handoff_config(slack, remind_after_s=3600)  # the loop itself stays quiet
+    async with agents_channel(slack, config) as agents, WebchatClient.connect(agents.url) as chat:
+        await chat.say("talk to a person")
+        top = await agents.escalated()
+        read_by_the_round = await agents.escalation(top)  # the round has read "waiting"...
+        await agents.press(top, "claim")  # ...and an agent claims before it saves
+        await agents.state_becomes(top, "Claimed by Alex Agent")
+        reminded = await agents.service.desk.remind_due(time.time() + 7200, [read_by_the_round])
+        assert reminded == 0
+        assert (await agents.escalation(top)).status == "claimed"
+        assert not any("Still waiting" in text for text in agents.thread(top))
 
 
 async def test_restart_on_redis_keeps_the_escalation_claim_and_thread(
