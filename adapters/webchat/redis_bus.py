@@ -1,7 +1,8 @@
 """The session bus on Redis: a stream per session, pub/sub only as the wake-up.
 
-``publish`` is one MULTI: XADD to the session's outbox (exact MAXLEN), PEXPIRE,
-and PUBLISH of a wake-up on the session's channel. Each process holds one
+``publish`` is one Lua script (atomic, and a single command that the store's
+client pipelines with others): XADD to the session's outbox (exact MAXLEN),
+PEXPIRE, and PUBLISH of a wake-up on the session's channel. Each process holds one
 pub/sub connection, subscribed to the channels of the sessions it has sockets
 for. A wake-up can be lost (pub/sub keeps nothing), so it only ever says "read
 the outbox": when the subscription is confirmed, and again after every
@@ -33,6 +34,14 @@ WAKE = "+"  # the wake-up payload; anything else on the channel is an ephemeral 
 READ_TIMEOUT_S = 1.0
 MAX_BACKOFF_S = 5.0
 
+# KEYS: outbox stream, wake channel.  ARGV: maxlen, ttl ms, frame id, frame JSON, wake.
+_PUBLISH = """
+local position = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[1], '*', 'id', ARGV[3], 'frame', ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('PUBLISH', KEYS[2], ARGV[5])
+return position
+"""
+
 
 class RedisSessionBus:
     """The bus on a ``redis.asyncio.Redis`` client (``decode_responses=True``)."""
@@ -49,6 +58,7 @@ class RedisSessionBus:
         self.keys = keys or Keys()
         self.maxlen = maxlen
         self.ttl_ms = max(1, int(ttl_s * 1000))
+        self._publish = redis.register_script(_PUBLISH)
         self._listeners: dict[str, set[Listener]] = {}
         self._channels: dict[str, str] = {}  # channel -> session, for every listened session
         self._confirmed: set[str] = set()  # channels whose subscription Redis confirmed
@@ -60,14 +70,10 @@ class RedisSessionBus:
 
     # -- the outbox --------------------------------------------------------------
     async def publish(self, session: str, frame: Frame) -> str:
-        key = self.keys.webchat_outbox(session)
-        fields = {"id": str(frame.get("id") or ""), "frame": json.dumps(frame)}
+        keys = [self.keys.webchat_outbox(session), self.keys.webchat_wake(session)]
+        args = [self.maxlen, self.ttl_ms, str(frame.get("id") or ""), json.dumps(frame), WAKE]
         async with redis_errors("webchat publish"):
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.xadd(key, fields, maxlen=self.maxlen, approximate=False)  # type: ignore[arg-type]
-                pipe.pexpire(key, self.ttl_ms)
-                pipe.publish(self.keys.webchat_wake(session), WAKE)
-                position, _, _ = await pipe.execute()
+            position = await self._publish(keys=keys, args=args)
         return str(position)
 
     async def signal(self, session: str, frame: Frame) -> None:

@@ -55,6 +55,12 @@ redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
 return 1
 """
 
+# KEYS: stream.  ARGV: group, entry id.  Acknowledged and deleted in one command.
+_ACK = """
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+return redis.call('XDEL', KEYS[1], ARGV[2])
+"""
+
 
 def _ms(seconds: float) -> int:
     return max(1, int(seconds * 1000))
@@ -73,6 +79,7 @@ class RedisLog:
         self._streams = {self.keys.ingress(p): p for p in range(partitions)}
         self._enqueue = redis.register_script(_ENQUEUE)
         self._commit = redis.register_script(_COMMIT)
+        self._ack = redis.register_script(_ACK)
 
     # -- set-up --------------------------------------------------------------------
     async def create_groups(self, partitions: Collection[int] | None = None) -> None:
@@ -230,10 +237,7 @@ class RedisLog:
     async def ack(self, entry: Entry) -> None:
         stream = self.keys.ingress(entry.partition)
         async with redis_errors("ack"):
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.xack(stream, GROUP, entry.id)
-                pipe.xdel(stream, entry.id)
-                await pipe.execute()
+            await self._ack(keys=[stream], args=[GROUP, entry.id])
 
     async def dead_letter(self, entry: Entry, reason: str) -> None:
         letter = dead_letter_json(entry, reason, time.time())

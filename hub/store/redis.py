@@ -15,6 +15,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from hub.conversation import Conversation, TranscriptEntry
 from hub.errors import StoreError, StoreUnavailable
 from hub.store.keys import Keys
+from hub.store.pipelining import AutoPipelinedRedis
 
 __all__ = ["RedisStore", "redis_errors"]
 
@@ -30,6 +31,21 @@ async def redis_errors(operation: str) -> AsyncIterator[None]:
         raise StoreError(f"redis error during {operation}: {exc}") from exc
 
 
+# KEYS: transcript.  ARGV: entry JSON, max length.  One command, so it pipelines.
+_APPEND = """
+redis.call('RPUSH', KEYS[1], ARGV[1])
+redis.call('LTRIM', KEYS[1], -tonumber(ARGV[2]), -1)
+"""
+
+# KEYS: address.  ARGV: conversation key prefix.  The conversation at an address, in
+# one round trip instead of two.
+_CONVERSATION_AT = """
+local id = redis.call('GET', KEYS[1])
+if not id then return false end
+return redis.call('GET', ARGV[1] .. id)
+"""
+
+
 def _ms(ttl_s: float) -> int:
     return max(1, int(ttl_s * 1000))
 
@@ -40,11 +56,14 @@ class RedisStore:
     def __init__(self, redis: aioredis.Redis, keys: Keys | None = None) -> None:
         self.redis = redis
         self.keys = keys or Keys()
+        self._append = redis.register_script(_APPEND)
+        self._conversation_at = redis.register_script(_CONVERSATION_AT)
 
     @classmethod
     def from_url(cls, url: str, *, pool_size: int = 64, pool_timeout_s: float = 5.0) -> RedisStore:
         """A client on a blocking pool: under load a call waits for a free connection
-        (up to ``pool_timeout_s``) instead of failing with "Too many connections"."""
+        (up to ``pool_timeout_s``) instead of failing with "Too many connections".
+        Its commands are pipelined across tasks (:mod:`hub.store.pipelining`)."""
         pool = aioredis.BlockingConnectionPool.from_url(
             url,
             max_connections=pool_size,
@@ -53,7 +72,7 @@ class RedisStore:
             socket_timeout=5,
             socket_connect_timeout=5,
         )
-        return cls(aioredis.Redis(connection_pool=pool))
+        return cls(AutoPipelinedRedis(connection_pool=pool))
 
     # -- dedupe ------------------------------------------------------------------
     async def claim(self, key: str, ttl_s: float) -> bool:
@@ -71,27 +90,23 @@ class RedisStore:
         return Conversation.from_json(json.loads(raw)) if raw else None
 
     async def conversation_at(self, address: str) -> Conversation | None:
+        keys, prefix = [self.keys.address(address)], self.keys.conversation("")
         async with redis_errors("conversation_at"):
-            conversation_id = await self.redis.get(self.keys.address(address))
-        return await self.get_conversation(conversation_id) if conversation_id else None
+            raw = await self._conversation_at(keys=keys, args=[prefix])
+        return Conversation.from_json(json.loads(raw)) if raw else None
 
     async def save_conversation(self, conversation: Conversation) -> None:
         async with redis_errors("save_conversation"):
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.set(
-                    self.keys.conversation(conversation.id), json.dumps(conversation.to_json())
-                )
-                pipe.set(self.keys.address(conversation.address), conversation.id)
-                await pipe.execute()
+            await self.redis.mset({  # atomic, and one command
+                self.keys.conversation(conversation.id): json.dumps(conversation.to_json()),
+                self.keys.address(conversation.address): conversation.id,
+            })
 
     # -- transcripts -------------------------------------------------------------
     async def append(self, conversation_id: str, entry: TranscriptEntry, max_len: int) -> None:
         key = self.keys.transcript(conversation_id)
         async with redis_errors("append"):
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.rpush(key, json.dumps(entry.to_json()))
-                pipe.ltrim(key, -max_len, -1)
-                await pipe.execute()
+            await self._append(keys=[key], args=[json.dumps(entry.to_json()), max_len])
 
     async def transcript(
         self, conversation_id: str, limit: int | None = None

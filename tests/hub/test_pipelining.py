@@ -1,0 +1,90 @@
+"""AutoPipelinedRedis on a real redis-server: concurrent commands share round trips."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from redis import asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+
+from hub.store.pipelining import AutoPipelinedRedis
+from tests.harness import free_port
+
+
+@pytest.fixture
+async def client(redis_url: str) -> AsyncIterator[AutoPipelinedRedis]:
+    redis = AutoPipelinedRedis.from_url(redis_url, decode_responses=True)
+    try:
+        yield redis
+    finally:
+        await redis.aclose()
+
+
+async def _reads(redis_url: str) -> int:
+    async with aioredis.Redis.from_url(redis_url) as probe:
+        return int((await probe.info("stats"))["total_reads_processed"])
+
+
+async def test_concurrent_commands_go_out_in_a_few_round_trips(
+    client: AutoPipelinedRedis, redis_url: str
+) -> None:
+    await client.ping()
+    before = await _reads(redis_url)
+    await asyncio.gather(*(client.set(f"k{i}", i) for i in range(200)))
+    values = await asyncio.gather(*(client.get(f"k{i}") for i in range(200)))
+    reads = await _reads(redis_url) - before
+    assert values == [str(i) for i in range(200)]
+    assert reads <= 10, f"{reads} reads at the server for 400 commands"  # 2 batches + probes
+
+
+async def test_one_callers_error_is_its_own(client: AutoPipelinedRedis) -> None:
+    await client.set("text", "not a number")
+    results = await asyncio.gather(
+        client.incr("counter"), client.incr("text"), client.get("text"), return_exceptions=True
+    )
+    assert results[0] == 1 and results[2] == "not a number"
+    assert isinstance(results[1], ResponseError)
+
+
+async def test_commands_of_one_task_run_in_order(client: AutoPipelinedRedis) -> None:
+    await asyncio.gather(client.rpush("list", "a"), client.rpush("list", "b"), client.rpush("list", "c"))
+    assert await client.lrange("list", 0, -1) == ["a", "b", "c"]
+
+
+async def test_a_blocking_read_does_not_hold_up_other_commands(client: AutoPipelinedRedis) -> None:
+    await client.xgroup_create("stream", "g", id="0", mkstream=True)
+    blocked = asyncio.create_task(client.xreadgroup("g", "c", {"stream": ">"}, block=10_000))
+    await asyncio.sleep(0.05)
+    assert await client.set("other", "1")  # not queued behind the 10 s read
+    assert not blocked.done()
+    await client.xadd("stream", {"f": "v"})
+    assert (await asyncio.wait_for(blocked, 5))[0][0] == "stream"
+
+
+async def test_scripts_reload_after_a_script_flush(client: AutoPipelinedRedis) -> None:
+    script = client.register_script("return redis.call('GET', KEYS[1])")
+    await client.set("x", "1")
+    assert await script(keys=["x"]) == "1"
+    await client.script_flush()
+    assert await asyncio.gather(script(keys=["x"]), script(keys=["x"])) == ["1", "1"]
+
+
+async def test_a_cancelled_caller_leaves_the_others_their_answers(client: AutoPipelinedRedis) -> None:
+    gone = asyncio.create_task(client.set("a", "1"))
+    kept = asyncio.create_task(client.set("b", "2"))
+    await asyncio.sleep(0)
+    gone.cancel()
+    assert await kept
+    assert await client.get("b") == "2"
+
+
+async def test_a_dead_server_fails_every_caller_with_a_connection_error() -> None:
+    redis = AutoPipelinedRedis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=1)
+    try:
+        results = await asyncio.gather(redis.get("a"), redis.get("b"), return_exceptions=True)
+        assert all(isinstance(r, RedisConnectionError) for r in results), results
+    finally:
+        await redis.aclose()
