@@ -133,6 +133,9 @@ class RedisSessionBus:
                 await getattr(pubsub, name)(channel)
             except (RedisError, OSError) as exc:
                 logger.info("webchat: %s deferred until Redis is back: %s", name, exc)
+            except AttributeError as exc:  # redis-py tore the connection down under us
+                logger.info("webchat: %s deferred, the subscription is reconnecting (%s)",
+                            name, exc)
 
     # -- the reader --------------------------------------------------------------
     async def start(self) -> None:
@@ -189,7 +192,8 @@ class RedisSessionBus:
         self._down = False
 
     async def _disconnect(self) -> None:
-        pubsub, self._pubsub = self._pubsub, None
+        async with self._commands:  # never while a (un)subscribe is on the connection
+            pubsub, self._pubsub = self._pubsub, None
         self._confirmed.clear()
         if pubsub is not None:
             with suppress(RedisError, OSError):
