@@ -16,9 +16,12 @@ import pytest
 from tests.cluster import RULES_TOML, HubProcess, hub_processes, start_hub, write_config
 from tests.customers import Customer, outcome
 from tests.fakes.llm_api import FakeLLM, Reply, answer_json
+from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_events import SIGNING_SECRET, event_callback, message_event, post_event
 from tests.fakes.telegram_api import TOKEN as TELEGRAM_TOKEN
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.telegram_api import message as telegram_message
+from tests.harness import WebchatClient
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -159,3 +162,119 @@ async def test_one_process_polls_telegram_and_the_role_moves_when_it_dies(
             await telegram.wait_sent(2, timeout=20)  # lease_s = 2: the other takes over
             assert telegram.texts(501) == ["got it"] and telegram.texts(502) == ["got it"]
             assert telegram.conflicts == 0  # never two getUpdates at once
+
+
+async def llm_call_started(fake: FakeLLM, timeout: float = 30.0) -> None:
+    async with asyncio.timeout(timeout):
+        while fake.in_flight < 1:  # noqa: ASYNC110 (the fake counts; nothing to wait on)
+            await asyncio.sleep(0.02)
+
+
+TELEGRAM_WEBHOOK_TOML = """
+[channels.telegram]
+enabled = true
+mode = "webhook"
+api_base = "{base}"
+webhook_url = "http://127.0.0.1:9/telegram/webhook"
+per_chat_per_s = 50.0
+global_per_s = 1000.0
+"""
+
+
+async def test_a_telegram_update_redelivered_after_a_kill_is_answered_once(
+    redis_url: str, tmp_path: Path, slow_llm: FakeLLM
+) -> None:
+    """Telegram redelivers an update whose webhook call it saw fail (the process died
+    with it); the other process takes it, the first delivery's work is not lost."""
+    async with FakeTelegram.running() as telegram:
+        extra = llm_toml(slow_llm) + TELEGRAM_WEBHOOK_TOML.replace("{base}", telegram.base_url)
+        config = write_config(tmp_path, redis_url, extra)
+        env = {"TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN, "TELEGRAM_WEBHOOK_SECRET": "s3cret",
+               "SB_TEST_OPENAI_KEY": "sk-test"}
+        with hub_processes() as hubs:
+            hubs += [start_hub(config, tmp_path, n, env) for n in ("a", "b")]
+            await asyncio.gather(*(hub.wait_healthy() for hub in hubs))
+            update = telegram.new_update(telegram_message(777, "when do your stores open?"))
+            a, b = (f"{hub.url}/telegram/webhook" for hub in hubs)
+            assert await telegram.post_webhook(update, secret="s3cret", url=a) == 200
+            await llm_call_started(slow_llm)  # the answer is being decided...
+            hubs[0].kill()  # ...when its process dies
+            assert await telegram.post_webhook(update, secret="s3cret", url=b) == 200
+            await telegram.wait_sent(1, timeout=60)
+            await until_idle(hubs[1], timeout=30)
+            assert telegram.texts(777) == ["Our stores open at nine."]
+
+
+SLACK_TOML = """
+[channels.slack]
+enabled = true
+api_base = "{api}"
+"""
+
+
+async def test_a_slack_event_retried_after_a_kill_is_answered_once(
+    redis_url: str, tmp_path: Path, slow_llm: FakeLLM
+) -> None:
+    """Slack retries an event (X-Slack-Retry-Num) when the process that had it died
+    before its answer; the retry and the recovered first delivery make one answer."""
+    async with FakeSlack() as slack:
+        extra = llm_toml(slow_llm) + SLACK_TOML.replace("{api}", slack.api_base)
+        config = write_config(tmp_path, redis_url, extra)
+        env = {"SLACK_BOT_TOKEN": FakeSlack.token, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+               "SB_TEST_OPENAI_KEY": "sk-test"}
+        with hub_processes() as hubs:
+            hubs += [start_hub(config, tmp_path, n, env) for n in ("a", "b")]
+            await asyncio.gather(*(hub.wait_healthy() for hub in hubs))
+            event = event_callback(message_event("when do your stores open?", channel="D_KILL"))
+            status, _ = await post_event(f"{hubs[0].url}/slack/events", event)
+            assert status == 200
+            await llm_call_started(slow_llm)
+            hubs[0].kill()
+            status, _ = await post_event(f"{hubs[1].url}/slack/events", event, retry_num=1)
+            assert status == 200
+            await slack.wait_for("chat.postMessage", lambda p: p.get("channel") == "D_KILL", 60)
+            await until_idle(hubs[1], timeout=30)
+            answers = [p for p in slack.posted if p.get("channel") == "D_KILL"]
+            assert [p.get("text") for p in answers] == ["Our stores open at nine."]
+
+
+AGENTS_TOML = """
+[channels.slack]
+enabled = true
+api_base = "{api}"
+
+[handoff]
+agents_channel = "C_AGENTS"
+"""
+
+
+async def test_an_agents_thread_reply_is_relayed_once_across_a_kill(
+    redis_url: str, tmp_path: Path
+) -> None:
+    """The process that acked an agent's reply dies at once; Slack retries it to the
+    other process. The customer gets the reply once, whichever process relays it."""
+    async with FakeSlack() as slack:
+        slack.members["C_AGENTS"] = ["U_AGENT"]
+        config = write_config(tmp_path, redis_url, RULES_TOML + AGENTS_TOML.replace("{api}", slack.api_base))
+        env = {"SLACK_BOT_TOKEN": FakeSlack.token, "SLACK_SIGNING_SECRET": SIGNING_SECRET}
+        with hub_processes() as hubs:
+            hubs += [start_hub(config, tmp_path, n, env) for n in ("a", "b")]
+            await asyncio.gather(*(hub.wait_healthy() for hub in hubs))
+            async with WebchatClient.connect(hubs[1].url) as chat:
+                await chat.say("talk to a person")
+                await slack.wait_for(
+                    "chat.postMessage", lambda p: p.get("channel") == "C_AGENTS" and "blocks" in p, 30
+                )
+                ts = next(m["ts"] for m in slack.messages["C_AGENTS"] if m.get("blocks"))
+                reply = slack.add_message("C_AGENTS", {"user": "U_AGENT", "text": "On it.", "thread_ts": ts})
+                event = event_callback(message_event(
+                    "On it.", channel="C_AGENTS", user="U_AGENT", thread_ts=ts, ts=reply["ts"]
+                ))
+                status, _ = await post_event(f"{hubs[0].url}/slack/events", event)
+                assert status == 200  # durable from here on...
+                hubs[0].kill()  # ...though its process dies at once
+                status, _ = await post_event(f"{hubs[1].url}/slack/events", event, retry_num=1)
+                assert status == 200
+                relayed = await chat.expect("message", timeout=30, **{"from": "agent"})
+                assert relayed["text"] == "On it."
+                assert await chat.silence(3.0) == []  # past a takeover (lease_s = 2): once
