@@ -39,6 +39,7 @@ class Customer:
     sent: list[str] = field(default_factory=list)
     answers: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     texts: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    arrivals: list[str] = field(default_factory=list)  # client ids, in the order answered
     unavailable: int = 0
     reconnects: int = 0
     retries: dict[str, int] = field(default_factory=lambda: defaultdict(int))
@@ -53,6 +54,7 @@ class Customer:
         if frame["id"] not in self.answers[reply_to]:
             self.answers[reply_to].add(frame["id"])
             self.texts[reply_to].append(frame.get("text", ""))
+            self.arrivals.append(reply_to)
 
     async def chat(self, messages: Sequence[str], *, gap_s: float = 0.02, timeout_s: float = 60) -> None:
         """Send ``messages`` (client id = text) and wait until each has an answer."""
