@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from hub.config import StoreConfig
-from hub.store.base import Store
+from hub.store.base import RateLimit, Store
 from hub.store.keys import Keys
 from hub.store.memory import MemoryStore
 
-__all__ = ["Keys", "MemoryStore", "Store", "open_store"]
+__all__ = ["Keys", "MemoryStore", "RateLimit", "Store", "open_store"]
 
 
 def open_store(config: StoreConfig) -> Store:

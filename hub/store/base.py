@@ -9,11 +9,29 @@ Values given to the generic key-value methods must be JSON-serialisable.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from hub.conversation import Conversation, TranscriptEntry
 
-__all__ = ["Store"]
+__all__ = ["RateLimit", "Store"]
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """A token bucket in the store: ``burst`` at once, refilled at ``per_s`` a second.
+
+    ``name`` comes from :class:`hub.store.Keys`; a bucket nobody used for as long as it
+    takes to refill is forgotten (it would be full anyway)."""
+
+    name: str
+    burst: int
+    per_s: float
+
+    @property
+    def refill_s(self) -> float:
+        return self.burst / self.per_s
 
 
 @runtime_checkable
@@ -39,8 +57,11 @@ class Store(Protocol):
         ...
 
     # -- transcripts -----------------------------------------------------------
-    async def append(self, conversation_id: str, entry: TranscriptEntry, max_len: int) -> None:
-        """Append to a transcript, keeping only the newest ``max_len`` entries."""
+    async def append(
+        self, conversation_id: str, entry: TranscriptEntry, max_len: int, ttl_s: float | None = None
+    ) -> None:
+        """Append to a transcript, keeping only the newest ``max_len`` entries; with
+        ``ttl_s``, the whole transcript is forgotten ``ttl_s`` after its newest entry."""
         ...
 
     async def transcript(
@@ -65,6 +86,13 @@ class Store(Protocol):
     async def remove_member(self, key: str, member: str) -> None: ...
 
     async def members(self, key: str) -> set[str]: ...
+
+    # -- rate limits -----------------------------------------------------------
+    async def take_tokens(self, limits: Sequence[RateLimit]) -> bool:
+        """One token from every bucket, or from none: True if each had one.
+
+        Atomic, and on Redis shared by every process (its clock is the server's)."""
+        ...
 
     # -- lifecycle -------------------------------------------------------------
     async def ping(self) -> bool:

@@ -33,6 +33,10 @@ class Keys:
     def kv(self, key: str) -> str:
         return f"{self.prefix}:kv:{key}"
 
+    def rate(self, name: str) -> str:
+        """A token bucket (Store.take_tokens): hash of ``tokens`` and ``at``, with a TTL."""
+        return f"{self.prefix}:rate:{name}"
+
     # -- webchat sessions (adapters/webchat/) -----------------------------------------
     def webchat_outbox(self, session: str) -> str:
         """A session's outbound frames: a bounded stream with a TTL, replayed on reconnect."""
@@ -46,6 +50,22 @@ class Keys:
     def webchat_secret() -> str:
         """The generated session-signing key, in the key-value space (Store.get/set)."""
         return "webchat:secret"
+
+    # Rate-limit names (Store.take_tokens wraps them in rate()).
+    @staticmethod
+    def webchat_rate_session(session: str) -> str:
+        """Messages of one webchat session, whichever socket or process they come in on."""
+        return f"webchat:session:{session}"
+
+    @staticmethod
+    def webchat_rate_ip(client_ip: str) -> str:
+        """Messages of every webchat session of one client address."""
+        return f"webchat:ip:{client_ip}"
+
+    @staticmethod
+    def webchat_hellos(client_ip: str) -> str:
+        """``hello`` frames (sessions opened or resumed) of one client address."""
+        return f"webchat:hello:{client_ip}"
 
     # -- the durable ingress (hub/ingress/) -------------------------------------------
     INGRESS_GROUP = "hub"  # the one consumer group every hub process reads with
@@ -129,3 +149,13 @@ class Keys:
     def llm_answer(digest: str) -> str:
         """A cached LLM answer (providers/cache.py), under the sha256 of its question."""
         return f"llm:cache:{digest}"
+
+    @staticmethod
+    def api_reply(message_id: str) -> str:
+        """What an API message was answered with (adapters/api/), for waiters and retries."""
+        return f"api:reply:{message_id}"
+
+    @staticmethod
+    def api_webhook(conversation_id: str) -> str:
+        """The webhook URL an API client gave for a conversation (agents' replies go there)."""
+        return f"api:webhook:{conversation_id}"

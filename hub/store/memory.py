@@ -12,10 +12,12 @@ import heapq
 import json
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
 from hub.conversation import Conversation, TranscriptEntry
+from hub.store.base import RateLimit
 
 __all__ = ["MemoryStore"]
 
@@ -32,6 +34,9 @@ class MemoryStore:
         self._addresses: dict[str, str] = {}
         self._transcripts: dict[str, deque[TranscriptEntry]] = {}
         self._sets: dict[str, set[str]] = {}
+        self._transcript_expiry: dict[str, float] = {}
+        self._buckets: dict[str, tuple[float, float, float]] = {}  # (tokens, at, refill_s)
+        self._takes = 0
 
     # -- expiry ------------------------------------------------------------------
     def _purge(self) -> None:
@@ -80,8 +85,21 @@ class MemoryStore:
         self._addresses[conversation.address] = conversation.id
 
     # -- transcripts -------------------------------------------------------------
-    async def append(self, conversation_id: str, entry: TranscriptEntry, max_len: int) -> None:
-        lines = self._transcripts.get(conversation_id)
+    def _live_transcript(self, conversation_id: str) -> deque[TranscriptEntry] | None:
+        expires = self._transcript_expiry.get(conversation_id)
+        if expires is not None and expires <= self._clock():
+            del self._transcript_expiry[conversation_id]
+            self._transcripts.pop(conversation_id, None)
+        return self._transcripts.get(conversation_id)
+
+    async def append(
+        self, conversation_id: str, entry: TranscriptEntry, max_len: int, ttl_s: float | None = None
+    ) -> None:
+        lines = self._live_transcript(conversation_id)
+        if ttl_s is None:
+            self._transcript_expiry.pop(conversation_id, None)
+        else:
+            self._transcript_expiry[conversation_id] = self._clock() + ttl_s
         if lines is None or lines.maxlen != max_len:
             lines = deque(lines or (), maxlen=max_len)
             self._transcripts[conversation_id] = lines
@@ -90,7 +108,7 @@ class MemoryStore:
     async def transcript(
         self, conversation_id: str, limit: int | None = None
     ) -> list[TranscriptEntry]:
-        lines = list(self._transcripts.get(conversation_id, ()))
+        lines = list(self._live_transcript(conversation_id) or ())
         if limit is not None:
             lines = lines[-limit:] if limit > 0 else []
         return lines
@@ -128,6 +146,30 @@ class MemoryStore:
 
     async def members(self, key: str) -> set[str]:
         return set(self._sets.get(key, ()))
+
+    # -- rate limits -------------------------------------------------------------
+    async def take_tokens(self, limits: Sequence[RateLimit]) -> bool:
+        now = self._clock()
+        self._forget_full_buckets(now)
+        levels = []
+        for limit in limits:
+            tokens, at, _ = self._buckets.get(limit.name, (float(limit.burst), now, 0.0))
+            tokens = min(float(limit.burst), tokens + max(0.0, now - at) * limit.per_s)
+            if tokens < 1.0:
+                return False
+            levels.append(tokens)
+        for limit, tokens in zip(limits, levels, strict=True):
+            self._buckets[limit.name] = (tokens - 1.0, now, limit.refill_s)
+        return True
+
+    def _forget_full_buckets(self, now: float) -> None:
+        """Now and then, drop the buckets that have refilled: memory stays bounded."""
+        self._takes += 1
+        if self._takes % 1024:
+            return
+        stale = [name for name, (_, at, refill) in self._buckets.items() if now - at > refill]
+        for name in stale:
+            del self._buckets[name]
 
     # -- lifecycle ---------------------------------------------------------------
     async def ping(self) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -14,6 +14,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from hub.conversation import Conversation, TranscriptEntry
 from hub.errors import StoreError, StoreUnavailable
+from hub.store.base import RateLimit
 from hub.store.keys import Keys
 from hub.store.pipelining import AutoPipelinedRedis
 
@@ -31,10 +32,35 @@ async def redis_errors(operation: str) -> AsyncIterator[None]:
         raise StoreError(f"redis error during {operation}: {exc}") from exc
 
 
-# KEYS: transcript.  ARGV: entry JSON, max length.  One command, so it pipelines.
+# KEYS: transcript.  ARGV: entry JSON, max length, TTL in ms (0: none).  One command,
+# so it pipelines.
 _APPEND = """
 redis.call('RPUSH', KEYS[1], ARGV[1])
 redis.call('LTRIM', KEYS[1], -tonumber(ARGV[2]), -1)
+local ttl = tonumber(ARGV[3])
+if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) else redis.call('PERSIST', KEYS[1]) end
+"""
+
+# KEYS: token buckets.  ARGV: burst and rate of each, in turn.  A token from every
+# bucket or from none; the clock is the Redis server's, the same for every process.
+_TAKE_TOKENS = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local levels = {}
+for i, key in ipairs(KEYS) do
+  local burst, rate = tonumber(ARGV[2 * i - 1]), tonumber(ARGV[2 * i])
+  local state = redis.call('HMGET', key, 'tokens', 'at')
+  local tokens, at = tonumber(state[1]) or burst, tonumber(state[2]) or now
+  tokens = math.min(burst, tokens + math.max(0, now - at) * rate)
+  if tokens < 1 then return 0 end
+  levels[i] = tokens
+end
+for i, key in ipairs(KEYS) do
+  local burst, rate = tonumber(ARGV[2 * i - 1]), tonumber(ARGV[2 * i])
+  redis.call('HSET', key, 'tokens', tostring(levels[i] - 1), 'at', tostring(now))
+  redis.call('PEXPIRE', key, math.ceil(burst / rate * 1000) + 1000)
+end
+return 1
 """
 
 # KEYS: address.  ARGV: conversation key prefix.  The conversation at an address, in
@@ -58,6 +84,7 @@ class RedisStore:
         self.keys = keys or Keys()
         self._append = redis.register_script(_APPEND)
         self._conversation_at = redis.register_script(_CONVERSATION_AT)
+        self._take_tokens = redis.register_script(_TAKE_TOKENS)
 
     @classmethod
     def from_url(cls, url: str, *, pool_size: int = 64, pool_timeout_s: float = 5.0) -> RedisStore:
@@ -103,10 +130,13 @@ class RedisStore:
             })
 
     # -- transcripts -------------------------------------------------------------
-    async def append(self, conversation_id: str, entry: TranscriptEntry, max_len: int) -> None:
+    async def append(
+        self, conversation_id: str, entry: TranscriptEntry, max_len: int, ttl_s: float | None = None
+    ) -> None:
         key = self.keys.transcript(conversation_id)
+        ttl_ms = _ms(ttl_s) if ttl_s else 0
         async with redis_errors("append"):
-            await self._append(keys=[key], args=[json.dumps(entry.to_json()), max_len])
+            await self._append(keys=[key], args=[json.dumps(entry.to_json()), max_len, ttl_ms])
 
     async def transcript(
         self, conversation_id: str, limit: int | None = None
@@ -153,6 +183,13 @@ class RedisStore:
     async def members(self, key: str) -> set[str]:
         async with redis_errors("members"):
             return set(await self.redis.smembers(self.keys.kv(key)))
+
+    # -- rate limits -------------------------------------------------------------
+    async def take_tokens(self, limits: Sequence[RateLimit]) -> bool:
+        keys = [self.keys.rate(limit.name) for limit in limits]
+        args = [str(value) for limit in limits for value in (limit.burst, limit.per_s)]
+        async with redis_errors("take_tokens"):
+            return bool(await self._take_tokens(keys=keys, args=args))
 
     # -- lifecycle ---------------------------------------------------------------
     async def ping(self) -> bool:

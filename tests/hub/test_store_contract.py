@@ -6,7 +6,7 @@ import asyncio
 
 from hub.conversation import Conversation, TranscriptEntry
 from hub.envelope import Button, InboundMessage
-from hub.store import Store
+from hub.store import Keys, RateLimit, Store
 
 
 def message(text: str = "hi", conversation: str = "c1", id: str = "m1") -> InboundMessage:
@@ -102,3 +102,32 @@ async def test_sets(store: Store) -> None:
 
 async def test_ping(store: Store) -> None:
     assert await store.ping()
+
+
+async def test_a_transcript_with_a_ttl_is_forgotten_after_its_newest_entry(store: Store) -> None:
+    def line(i: int) -> TranscriptEntry:
+        return TranscriptEntry(id=f"e{i}", sender="customer", text=f"line {i}", timestamp=float(i))
+
+    await store.append("kept", line(0), max_len=5)
+    await store.append("brief", line(0), max_len=5, ttl_s=0.4)
+    await asyncio.sleep(0.25)
+    await store.append("brief", line(1), max_len=5, ttl_s=0.4)  # the newest entry renews it
+    await asyncio.sleep(0.25)
+    assert [e.id for e in await store.transcript("brief")] == ["e0", "e1"]
+    await asyncio.sleep(0.3)
+    assert await store.transcript("brief") == []
+    assert [e.id for e in await store.transcript("kept")] == ["e0"]
+
+
+async def test_token_buckets_are_shared_refilled_and_all_or_nothing(store: Store) -> None:
+    session = RateLimit(Keys.webchat_rate_session("s1"), burst=3, per_s=5.0)
+    address = RateLimit(Keys.webchat_rate_ip("127.0.0.1"), burst=4, per_s=0.01)
+    assert [await store.take_tokens([session]) for _ in range(4)] == [True, True, True, False]
+    await asyncio.sleep(0.25)  # 5 a second: one token back
+    assert await store.take_tokens([session, address])
+    assert not await store.take_tokens([session, address])  # the session is empty...
+    other = RateLimit(Keys.webchat_rate_session("s2"), burst=3, per_s=5.0)
+    assert [await store.take_tokens([other, address]) for _ in range(4)] == [True, True, True, False]
+    # ...and the address's 4 tokens went 1 + 3: the refused take took none from it
+    assert not await store.take_tokens([address])
+    assert await store.take_tokens([RateLimit(Keys.webchat_hellos("127.0.0.1"), 1, 1.0)])

@@ -20,6 +20,7 @@ PACKAGES = ("hub", "adapters", "providers", "kb", "flows", "routing")
 ALLOWED = "hub.store"  # the one package that builds keys
 KV_METHODS = {
     "get", "set", "delete", "incr", "add_member", "remove_member", "members", "claim", "release",
+    "take_tokens",
 }
 
 
