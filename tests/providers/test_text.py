@@ -18,7 +18,8 @@ from providers.topics import refused_topic
         ("IBAN DE89 3704 0044 0532 0130 00", "IBAN [iban]"),
         ("IBAN GB82WEST12345698765433", "IBAN GB82WEST12345698765433"),  # bad checksum
         ("call +44 20 7946 0958", "call [phone]"),
-        ("call 555-123-4567", "call [phone]"),
+        ("call 415-555-2671", "call [phone]"),
+        ("call 555-123-4567", "call 555-123-4567"),  # 555 is no area code: not a number
         ("order 12345678 on 2024-05-01", "order 12345678 on 2024-05-01"),
     ],
 )
