@@ -23,6 +23,7 @@ from hub.errors import ConfigError, ConfigProblem
 from hub.messages import MessagesConfig
 
 __all__ = [
+    "ApiConfig",
     "ButtonConfig",
     "ClusterConfig",
     "Config",
@@ -150,10 +151,44 @@ class SlackConfig(Section):
     thread_replies: bool = True
 
 
+class ApiConfig(Section):
+    """The server API (adapters/api/, docs/api.md): a shop's own app or backend as a channel."""
+
+    enabled: bool = False
+    jwt_secret_env: str = ""  # HS256: the shared secret's variable
+    jwt_public_key_env: str = ""  # RS256: the variable holding the issuer's public key (PEM)
+    jwt_audience: str = "switchboard"
+    api_key_env: str = ""  # a static key sent as the bearer token
+    max_chars: Annotated[int, Field(ge=1, le=100_000)] = 4000
+    reply_timeout_s: Annotated[float, Field(gt=0, le=300)] = 30.0
+    webhook_secret_env: str = "API_WEBHOOK_SECRET"
+    webhook_attempts: Annotated[int, Field(ge=1, le=20)] = 5
+    webhook_backoff_s: Annotated[float, Field(gt=0, le=60)] = 0.5
+    webhook_timeout_s: Annotated[float, Field(gt=0, le=60)] = 10.0
+
+    @field_validator("jwt_secret_env", "jwt_public_key_env", "api_key_env", "webhook_secret_env")
+    @classmethod
+    def _env_name(cls, name: str) -> str:
+        if name and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise ValueError(f"expected the name of an environment variable, got {name!r}")
+        return name
+
+    @model_validator(mode="after")
+    def _some_auth(self) -> ApiConfig:
+        if self.enabled and not (self.jwt_secret_env or self.jwt_public_key_env or self.api_key_env):
+            raise ValueError(
+                "enabled = true needs jwt_secret_env, jwt_public_key_env or api_key_env"
+            )
+        if (self.jwt_secret_env or self.jwt_public_key_env) and not self.jwt_audience.strip():
+            raise ValueError("jwt_audience must not be empty when JWTs are accepted")
+        return self
+
+
 class ChannelsConfig(Section):
     webchat: WebchatConfig = WebchatConfig()
     telegram: TelegramConfig = TelegramConfig()
     slack: SlackConfig = SlackConfig()
+    api: ApiConfig = ApiConfig()
 
 
 RuleAction = Literal["reply", "handoff", "tag", "route", "flow"]

@@ -34,13 +34,16 @@ from hub.stages import Decision, Stage, StageChain, Turn
 from hub.store import Store
 from hub.typing_indicator import TypingIndicator
 
-__all__ = ["ActionHandler", "Handler", "Hub", "Middleware"]
+__all__ = ["ActionHandler", "Handler", "Hub", "Middleware", "SettledListener"]
 
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[Turn], Awaitable[Decision]]
 Middleware = Callable[[Handler, Turn], Awaitable[Decision]]
 ActionHandler = Callable[[AgentAction], Awaitable[None]]
+# Called once a message's outbox has been sent, before the entry is acked (on the
+# process that handled it; again if a redelivery sends the outbox again).
+SettledListener = Callable[[InboundMessage, Outbox], Awaitable[None]]
 
 # While an entry is being decided, what it wants sent is collected here (not sent):
 # the hub commits it to the outbox first, so a crash never decides an entry twice.
@@ -99,6 +102,7 @@ class Hub:
         self.middleware = [errors_middleware, *middleware]
         self.adapters: dict[str, Adapter] = {}
         self.decision_listeners: list[Callable[[Turn, Decision], Awaitable[None]]] = []
+        self.settled_listeners: list[SettledListener] = []
         self.typing_delay_s = TYPING_DELAY_S
         self.log: IngressLog = log or MemoryLog(config.cluster.partitions)
         self.leases: Leases = leases or LocalLeases(self.log.partitions)
@@ -222,6 +226,9 @@ class Hub:
                     return False
             for delivery in outbox.deliveries:
                 await self._send(delivery, redelivered=entry.redelivered)
+            if entry.work.kind == "message":
+                for listener in self.settled_listeners:
+                    await listener(entry.work.message(), outbox)
             await self.log.ack(entry)
         if entry.work.kind == "message":
             channel = Address.parse(entry.address).channel

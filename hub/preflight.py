@@ -88,6 +88,10 @@ def check_channels(config: Config) -> Iterator[ConfigProblem]:
         from adapters.slack.adapter import secret_problems as slack
 
         yield from map(where.locate, slack(config))
+    if channels.api.enabled:
+        from adapters.api.auth import secret_problems as api
+
+        yield from map(where.locate, api(config))
 
 
 def check_tier_keys(config: Config) -> Iterator[ConfigProblem]:
