@@ -6,7 +6,8 @@ import contextvars
 import logging
 from collections.abc import Callable
 
-__all__ = ["add_scrubber", "conversation_scope", "setup_logging"]
+__all__ = ["LIBRARY_LOGGERS", "add_scrubber", "conversation_scope", "setup_logging",
+           "tame_library_loggers"]
 
 _conversation: contextvars.ContextVar[str] = contextvars.ContextVar("conversation", default="-")
 _scrubbers: list[Callable[[str], str]] = []
@@ -39,15 +40,66 @@ def add_scrubber(scrub: Callable[[str], str]) -> None:
         _scrubbers.append(scrub)
 
 
+def _scrub_record(record: logging.LogRecord) -> None:
+    """Scrub the message and any traceback text (an exception's text may carry a body)."""
+    if not _scrubbers or getattr(record, "scrubbed", False):
+        return
+    message = record.getMessage()
+    for scrub in _scrubbers:
+        message = scrub(message)
+    record.msg, record.args = message, None
+    if record.exc_info and not record.exc_text:
+        record.exc_text = logging.Formatter().formatException(record.exc_info)
+    if record.exc_text:
+        text = record.exc_text
+        for scrub in _scrubbers:
+            text = scrub(text)
+        record.exc_text = text
+    record.scrubbed = True
+
+
 class _ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.conversation = _conversation.get()
-        if _scrubbers:
-            message = record.getMessage()
-            for scrub in _scrubbers:
-                message = scrub(message)
-            record.msg, record.args = message, None
+        _scrub_record(record)
         return True
+
+
+class _ScrubFilter(logging.Filter):
+    """On a library's own logger: runs before any handler sees the record, caplog's,
+    the hub's or one the library attached itself."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        _scrub_record(record)
+        return True
+
+
+# The loggers litellm writes on (and the HTTP clients under it). A provider's error
+# body, a prompt, a request dump can reach any of them.
+LIBRARY_LOGGERS = (
+    "LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "litellm", "openai", "httpx", "httpcore",
+)
+_SCRUB_FILTER = _ScrubFilter()
+
+
+def tame_library_loggers() -> None:
+    """litellm's loggers: WARNING and up only, scrubbed, and written by the hub's handler.
+
+    litellm attaches a stream handler of its own to its loggers when it is
+    imported, so each of its lines was written twice (once unscrubbed) and its
+    INFO/DEBUG lines dump prompts and request bodies. Below WARNING they are
+    dropped; what remains goes through :func:`add_scrubber`'s functions on the
+    logger itself, before any handler, and then only to the hub's handlers.
+    Idempotent; called again once litellm is imported (its handlers come then).
+    """
+    for name in LIBRARY_LOGGERS:
+        library = logging.getLogger(name)
+        library.setLevel(logging.WARNING)
+        if _SCRUB_FILTER not in library.filters:
+            library.addFilter(_SCRUB_FILTER)
+        for handler in list(library.handlers):
+            library.removeHandler(handler)
+        library.propagate = True
 
 
 def setup_logging(level: str = "INFO") -> None:
@@ -58,5 +110,5 @@ def setup_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("aiohttp.access", "LiteLLM", "httpx", "litellm"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    tame_library_loggers()

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hub.config import LLMConfig, LLMModelConfig, LLMTierConfig, secret
+from hub.logs import tame_library_loggers
 from providers.budget import Price, price_of
 from providers.errors import TierFailed
 
@@ -101,6 +102,7 @@ class TierRouter:
     def __init__(self, config: LLMConfig) -> None:
         import litellm
 
+        tame_library_loggers()  # litellm attached its own handlers on import: ours only
         self.config = config
         self.tiers, self.notes = usable(config)
         self._models: dict[str, LLMModelConfig] = {}

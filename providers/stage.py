@@ -19,7 +19,7 @@ from typing import Any
 
 from hub.config import Config, LLMConfig, LLMTierConfig
 from hub.envelope import Button, InboundMessage
-from hub.logs import add_scrubber
+from hub.logs import add_scrubber, tame_library_loggers
 from hub.messages import MessageTexts, fill
 from hub.metrics import Metrics
 from hub.stages import Decision, HandoffRequest, Turn
@@ -82,6 +82,7 @@ class LLMStage:
         self.notify: Notify | None = None  # set by the service: a message outside the decision
         self._config = config
         add_scrubber(scrub)
+        tame_library_loggers()
 
     # -- lifecycle -----------------------------------------------------------------
     async def __aenter__(self) -> LLMStage:
