@@ -279,6 +279,7 @@ class ApiAdapter:
     async def _get_conversation(self, request: web.Request) -> web.Response:
         self.auth.check(request.headers.get("Authorization"))
         conversation_id = _conversation_id(request)
+        _only_query(request)
         conversation = await self.store.conversation_at(str(Address(CHANNEL, conversation_id)))
         if conversation is None:
             raise ApiError("not_found", f"no conversation {conversation_id!r}", status=404)
@@ -307,7 +308,14 @@ def _conversation_id(request: web.Request) -> str:
     return value
 
 
+def _only_query(request: web.Request, *allowed: str) -> None:
+    unknown = sorted(set(request.query) - set(allowed))
+    if unknown:
+        raise ApiError("unknown_query_parameter", f"unknown query parameter {unknown[0]!r}")
+
+
 def _wants_stream(request: web.Request) -> bool:
+    _only_query(request, "stream")
     raw = request.query.get("stream")
     if raw is not None:
         if raw.lower() not in _STREAM_VALUES:

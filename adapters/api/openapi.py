@@ -34,6 +34,13 @@ def _schemas(config: ApiConfig) -> dict[str, Any]:
             }},
         },
         "Button": button,
+        "Event": {
+            "type": "object", "required": ["event", "data"],
+            "description": "One Server-Sent Event: delta {text}, message (a Reply), then "
+                           "done or pending (an Answer); data is JSON",
+            "properties": {"event": {"enum": ["delta", "message", "done", "pending"]},
+                           "data": {"type": "string", "contentMediaType": "application/json"}},
+        },
         "User": {
             "type": "object", "additionalProperties": False,
             "properties": {
@@ -133,7 +140,7 @@ def openapi_document(config: ApiConfig) -> dict[str, Any]:
                 "responses": {
                     "200": {"description": "The answer (or its events, with stream=true)",
                             "content": {"application/json": {"schema": _ref("Answer")},
-                                        "text/event-stream": {"schema": {"type": "string"}}}},
+                                        "text/event-stream": {"schema": _ref("Event")}}},
                     "202": {"description": "Accepted, not answered within reply_timeout_s; "
                                            "the answer comes in the transcript",
                             "content": {"application/json": {"schema": _ref("Answer")}}},
