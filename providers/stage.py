@@ -52,12 +52,14 @@ class _Attempts:
     """What the tiers tried for one question cost and said."""
 
     failures: list[str] = field(default_factory=list)
+    answered: int = 0  # calls that came back with an answer (good or rejected)
     tokens_in: int = 0
     tokens_out: int = 0
     cost_usd: float = 0.0
     unpriced: list[str] = field(default_factory=list)
 
     def add(self, done: Completion) -> None:
+        self.answered += 1
         self.tokens_in += done.tokens_in
         self.tokens_out += done.tokens_out
         self.cost_usd += done.cost_usd
@@ -215,6 +217,8 @@ class LLMStage:
                 break
             escalated = True
             order = higher[:1]
+        if attempts.failures and not attempts.answered:
+            return _unavailable(attempts, complexity, turn.config)
         return _all_failed(attempts, complexity, turn.config.messages)
 
 
@@ -365,6 +369,33 @@ def _cached_decision(cached: CachedAnswer, complexity: Complexity) -> Decision:
             "cached": True,
             "escalated": False,
         },
+    )
+
+
+def _unavailable(attempts: _Attempts, complexity: Complexity, config: Config) -> Decision:
+    """Every tier errored or timed out: say so, and where a person can be reached.
+
+    With agents in Slack, a hand-off ("... I've passed this on to our support
+    team"); without, the shop's contact route, and no hand-off request: the
+    no-agents text ("there is no one from the team on this channel") is for
+    hand-offs, and would say nothing true about what happened.
+    """
+    texts = config.messages
+    why = "; ".join(attempts.failures)
+    details = {
+        "score": complexity.score, "failures": list(attempts.failures), "provider_failed": True,
+    }
+    reason = f"no tier could answer (score {complexity.score:.2f}): {why}"
+    if config.handoff.agents_channel and config.channels.slack.enabled:
+        queued = fill(texts.queued, wait=texts.expected_wait)
+        return Decision(
+            stage="llm", reason=reason, text=f"{texts.llm_unavailable} {queued}",
+            details=details, handoff=HandoffRequest(reason=f"llm: all tiers failed ({why})"),
+            helped=False,
+        )
+    return Decision(
+        stage="llm", reason=f"{reason}; no agents", text=texts.unavailable(), details=details,
+        helped=False,
     )
 
 

@@ -118,17 +118,36 @@ async def test_a_failing_tier_falls_back_to_the_next(
     assert "exploded" not in decision.text
 
 
-async def test_every_tier_down_hands_off_without_showing_the_error(
+async def test_every_tier_down_says_the_assistant_is_unavailable_without_the_error(
     fake: FakeLLM, bench: Bench
 ) -> None:
+    """No agents: what happened and no false hand-off (issue 19: not "no one from the team")."""
     fake.on(CHEAP, Fail(500))
     fake.on(PREMIUM, Fail(503))
     decision = await bench.ask(EASY)
+    assert decision.handoff is None
+    assert "cheap: HTTP 500; premium: HTTP 503" in decision.reason
+    assert decision.text == "Our assistant is unavailable right now."
+    assert not decision.helped
+
+
+async def test_every_tier_down_with_agents_hands_off_and_says_why(fake: FakeLLM) -> None:
+    fake.on(CHEAP, Fail(500))
+    fake.on(PREMIUM, Fail(503))
+    config = make_config(
+        llm=llm_section(fake), handoff={"agents_channel": "C0AGENTS"},
+        channels={"slack": {"enabled": True}},
+    )
+    with_agents = Bench(config, REFUNDS)
+    try:
+        decision = await with_agents.ask(EASY)
+    finally:
+        await with_agents.hub.close()
     assert decision.handoff is not None
     assert decision.handoff.reason.startswith("llm: all tiers failed")
     assert "cheap: HTTP 500" in decision.handoff.reason
     assert "premium: HTTP 503" in decision.handoff.reason
-    assert decision.text == "I couldn't find a good answer to that, so I'm passing you to a person."
+    assert decision.text.startswith("Our assistant is unavailable right now. I've passed this on")
     assert not decision.helped
 
 
