@@ -372,6 +372,31 @@ class HandoffConfig(Section):
         return name
 
 
+class LanguagesConfig(Section):
+    """``[languages]``: the languages customers are answered in (hub/language.py)."""
+
+    supported: tuple[str, ...] = ("en",)
+    default: str = "en"
+
+    @field_validator("supported")
+    @classmethod
+    def _known_codes(cls, codes: tuple[str, ...]) -> tuple[str, ...]:
+        from hub.language import SUPPORTED_CODES
+
+        if not codes:
+            raise ValueError("name at least one language (ISO 639-1 code, e.g. \"en\")")
+        unknown = [code for code in codes if code not in SUPPORTED_CODES]
+        if unknown:
+            raise ValueError(f"unknown language code(s) {unknown}; use ISO 639-1 codes like \"zh\"")
+        return tuple(dict.fromkeys(codes))
+
+    @model_validator(mode="after")
+    def _default_is_supported(self) -> LanguagesConfig:
+        if self.default not in self.supported:
+            raise ValueError(f"default {self.default!r} is not in supported {list(self.supported)}")
+        return self
+
+
 class Config(Section):
     """The whole of config.toml. Every table is optional; defaults run the demo."""
 
@@ -386,6 +411,7 @@ class Config(Section):
     handoff: HandoffConfig = HandoffConfig()
     messages: MessagesConfig = MessagesConfig()
     flows: FlowsConfig = FlowsConfig()
+    languages: LanguagesConfig = LanguagesConfig()
     actions: dict[str, ActionConfig] = {}
     source: Path | None = Field(default=None, exclude=True)
 

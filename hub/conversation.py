@@ -84,9 +84,10 @@ class TranscriptEntry:
     stage: str | None = None
     reason: str | None = None
     edit_of: str | None = None
+    language: str | None = None  # the customer's, as detected (hub/language.py)
 
     @classmethod
-    def inbound(cls, message: InboundMessage) -> TranscriptEntry:
+    def inbound(cls, message: InboundMessage, language: str | None = None) -> TranscriptEntry:
         return cls(
             id=message.message_id,
             sender="customer",
@@ -94,6 +95,7 @@ class TranscriptEntry:
             timestamp=message.timestamp,
             sender_name=message.user_name,
             edit_of=message.edit_of,
+            language=language,
         )
 
     @classmethod

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -28,6 +30,7 @@ from hub.ingress import (
     Work,
     partition_of,
 )
+from hub.language import LanguageDetector
 from hub.logs import conversation_scope
 from hub.metrics import Metrics
 from hub.stages import Decision, Stage, StageChain, Turn
@@ -107,6 +110,7 @@ class Hub:
         self.log: IngressLog = log or MemoryLog(config.cluster.partitions)
         self.leases: Leases = leases or LocalLeases(self.log.partitions)
         self.action_handler: ActionHandler | None = None
+        self.languages = LanguageDetector(config.languages.supported, config.languages.default)
         self._consumer: Consumer | None = None
         self._closing = False
 
@@ -117,6 +121,9 @@ class Hub:
     async def apply_config(self, config: Config) -> None:
         """Swap in a new config; stages that keep state rebuild what changed."""
         old, self.config = self.config, config
+        if config.languages != old.languages:
+            self.languages = LanguageDetector(config.languages.supported, config.languages.default)
+            await asyncio.to_thread(self.languages.warm_up)
         for stage in self.chain.stages:
             reconfigure = getattr(stage, "reconfigure", None)
             if reconfigure is not None:
@@ -127,6 +134,7 @@ class Hub:
         """Start consuming (taking over this process's partitions first). Idempotent."""
         if self._consumer is not None:
             return
+        await asyncio.to_thread(self.languages.warm_up)  # seconds of model loading, not on the loop
         cluster = self.config.cluster
         self._consumer = Consumer(
             self.log,
@@ -260,16 +268,18 @@ class Hub:
     async def handle(self, message: InboundMessage, *, redelivered: bool = False) -> Decision:
         """Run one accepted message through the stages and deliver the reply."""
         conversation = await self.conversation_for(message)
+        conversation, language = await self._language_of(message, conversation)
         max_len = self.config.store.transcript_max
         if not (redelivered and await self._in_transcript(conversation.id, message.message_id)):
-            await self.store.append(conversation.id, TranscriptEntry.inbound(message), max_len)
+            entry = TranscriptEntry.inbound(message, language)
+            await self.store.append(conversation.id, entry, max_len)
         settled = await edits.settle(self.store, conversation, message, max_len)
         if settled is not None:  # an edit of a message already answered: recorded only
             self.metrics.child(self.metrics.decisions, settled.stage).inc()
             logger.info("decision %s: %s", settled.stage, settled.reason)
             return settled
         typing = TypingIndicator(self.adapters.get(message.channel), message, self.typing_delay_s)
-        turn = await self.new_turn(message, conversation)
+        turn = await self.new_turn(message, conversation, language=language)
         decision = await self.decide(turn)
         await typing.stop(replied=bool(decision.text))
         await self.record(turn, decision)
@@ -282,10 +292,33 @@ class Hub:
             await listener(turn, decision)
         return decision
 
+    async def _language_of(
+        self, message: InboundMessage, conversation: Conversation
+    ) -> tuple[Conversation, str]:
+        """The message's language; the conversation remembers it when it changes."""
+        current = conversation.data.get("language")
+        language = self.languages.detect(message.text, current)
+        self.metrics.child(self.metrics.languages, language).inc()
+        if language != current:
+            if current is not None:
+                logger.info("language switched from %s to %s", current, language)
+            conversation = dataclasses.replace(
+                conversation, data={**conversation.data, "language": language}
+            )
+            await self.store.save_conversation(conversation)
+        return conversation, language
+
     async def new_turn(
-        self, message: InboundMessage, conversation: Conversation, *, dry_run: bool = False
+        self,
+        message: InboundMessage,
+        conversation: Conversation,
+        *,
+        dry_run: bool = False,
+        language: str | None = None,
     ) -> Turn:
         limit = max(1, self.config.llm.history_turns * 2 + 1)
+        if language is None:  # `hub ask`: detected here, nothing saved
+            language = self.languages.detect(message.text, conversation.data.get("language"))
 
         async def history() -> list[TranscriptEntry]:
             return await self.store.transcript(conversation.id, limit=limit)
@@ -298,6 +331,8 @@ class Hub:
             tags=set(conversation.tags),
             on_delta=None if dry_run else self._delta_sink(message),
             dry_run=dry_run,
+            language=language,
+            trace=[f"language: {language}"],
         )
 
     def _delta_sink(self, message: InboundMessage) -> Callable[[str], Awaitable[None]] | None:

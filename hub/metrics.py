@@ -31,6 +31,10 @@ class Metrics:
         self.decisions = Counter(
             "switchboard_decisions", "Decisions made, by stage", ["stage"], registry=r
         )
+        self.languages = Counter(
+            "switchboard_messages_by_language", "Customer messages, by detected language",
+            ["language"], registry=r,
+        )
         self.latency = Histogram(
             "switchboard_message_latency_seconds",
             "Time from accepting a message to sending its reply",

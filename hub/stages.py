@@ -100,6 +100,7 @@ class Turn:
     trace: list[str] = field(default_factory=list)
     on_delta: DeltaSink | None = None
     dry_run: bool = False
+    language: str = "en"  # ISO 639-1, detected per message ([languages], hub/language.py)
     _folded: str | None = None
 
     @property

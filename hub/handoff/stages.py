@@ -79,7 +79,8 @@ class HandoffStage:
                 handoff=HandoffRequest(reason="the bot had no answer"),
                 helped=False,
             )
-        text = turn.config.messages.with_contact(turn.config.messages.cannot_help)
+        texts = turn.config.messages.for_language(turn.language)  # the customer's language
+        text = texts.with_contact(texts.cannot_help)
         return Decision(
             stage=self.name, reason="no stage could answer; no agents", text=text, helped=False
         )
