@@ -9,6 +9,7 @@ variables (``token_env = "..."``) and :func:`secret` reads them.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -34,6 +35,7 @@ __all__ = [
     "LLMModelConfig",
     "LLMTierConfig",
     "MessagesConfig",
+    "PrivacyConfig",
     "RuleConfig",
     "ServerConfig",
     "SlackConfig",
@@ -56,6 +58,24 @@ class Section(BaseModel):
 class ServerConfig(Section):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8080
+    # A request's line and headers must arrive within this many seconds of the connection
+    # (or of the previous response); an idle keep-alive connection is closed after it too.
+    header_timeout_s: Annotated[float, Field(gt=0, le=3600)] = 10.0
+    body_timeout_s: Annotated[float, Field(gt=0, le=3600)] = 30.0  # a request body, once headed
+    max_connections: Annotated[int, Field(ge=1)] = 10_000  # WebSockets per process; past it 1013
+    max_connections_per_ip: Annotated[int, Field(ge=1)] = 50  # WebSockets of one client address
+    # Proxies whose X-Forwarded-For is believed (addresses or networks, "10.0.0.0/8").
+    trusted_proxies: tuple[str, ...] = ()
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, proxies: tuple[str, ...]) -> tuple[str, ...]:
+        for proxy in proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(f"not an IP address or network: {proxy!r}") from None
+        return proxies
 
 
 class StoreConfig(Section):
@@ -104,14 +124,45 @@ class GreetingConfig(Section):
         return self
 
 
+_ORIGIN = re.compile(r"^https?://[^/\s?#]+$")
+_CSP_SOURCE = re.compile(r"^[^\s;,]+$")
+DAY_S = 86_400
+
+
 class WebchatConfig(Section):
     enabled: bool = True
     title: str = "Switchboard support"
     max_chars: Annotated[int, Field(ge=1)] = 4000
-    rate_limit_burst: Annotated[int, Field(ge=1)] = 20
-    rate_limit_per_s: Annotated[float, Field(gt=0)] = 5.0
+    rate_limit_burst: Annotated[int, Field(ge=1)] = 20  # messages of one session at once...
+    rate_limit_per_s: Annotated[float, Field(gt=0)] = 5.0  # ...refilled at this rate
+    rate_limit_per_ip_burst: Annotated[int, Field(ge=1)] = 200  # of all sessions of one address
+    rate_limit_per_ip_per_s: Annotated[float, Field(gt=0)] = 50.0
+    hellos_per_ip_per_min: Annotated[int, Field(ge=1)] = 60  # new and resumed sessions
+    heartbeat_s: Annotated[float, Field(gt=0, le=3600)] = 30.0  # ping; no pong in half: dropped
+    session_ttl_s: Annotated[float, Field(gt=0)] = 30 * DAY_S  # sliding: each welcome renews
+    # Pages that may open /ws ("https://shop.example"); empty: the hub's own page only.
+    allowed_origins: tuple[str, ...] = ()
+    frame_ancestors: tuple[str, ...] = ("'self'",)  # CSP: who may embed the page in a frame
     secret_env: str = "WEBCHAT_SECRET"
     greeting: GreetingConfig = GreetingConfig()
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, origins: tuple[str, ...]) -> tuple[str, ...]:
+        for origin in origins:
+            if not _ORIGIN.match(origin):
+                raise ValueError(f'expected an origin like "https://shop.example", got {origin!r}')
+        return tuple(o.lower() for o in origins)
+
+    @field_validator("frame_ancestors")
+    @classmethod
+    def _csp_sources(cls, sources: tuple[str, ...]) -> tuple[str, ...]:
+        for source in sources:
+            if not _CSP_SOURCE.match(source):
+                raise ValueError(f"not a CSP source expression: {source!r}")
+        if not sources:
+            raise ValueError("""at least one source; "'none'" forbids every frame""")
+        return sources
 
     @field_validator("greeting", mode="before")
     @classmethod
@@ -397,6 +448,16 @@ class LanguagesConfig(Section):
         return self
 
 
+class PrivacyConfig(Section):
+    """How long the hub keeps what customers said."""
+
+    retention_days: Annotated[float, Field(gt=0)] | None = None  # transcripts; None: no expiry
+
+    @property
+    def retention_s(self) -> float | None:
+        return self.retention_days * DAY_S if self.retention_days is not None else None
+
+
 class Config(Section):
     """The whole of config.toml. Every table is optional; defaults run the demo."""
 
@@ -409,6 +470,7 @@ class Config(Section):
     kb: KBConfig = KBConfig()
     llm: LLMConfig = LLMConfig()
     handoff: HandoffConfig = HandoffConfig()
+    privacy: PrivacyConfig = PrivacyConfig()
     messages: MessagesConfig = MessagesConfig()
     flows: FlowsConfig = FlowsConfig()
     languages: LanguagesConfig = LanguagesConfig()

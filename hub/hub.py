@@ -31,7 +31,7 @@ from hub.ingress import (
     partition_of,
 )
 from hub.language import LanguageDetector
-from hub.logs import conversation_scope
+from hub.logs import conversation_scope, log_address
 from hub.metrics import Metrics
 from hub.stages import Decision, Stage, StageChain, Turn
 from hub.store import Store
@@ -272,7 +272,7 @@ class Hub:
         max_len = self.config.store.transcript_max
         if not (redelivered and await self._in_transcript(conversation.id, message.message_id)):
             entry = TranscriptEntry.inbound(message, language)
-            await self.store.append(conversation.id, entry, max_len)
+            await self.store.append(conversation.id, entry, max_len, self.config.privacy.retention_s)
         settled = await edits.settle(self.store, conversation, message, max_len)
         if settled is not None:  # an edit of a message already answered: recorded only
             self.metrics.child(self.metrics.decisions, settled.stage).inc()
@@ -404,7 +404,9 @@ class Hub:
             redelivered and await self._in_transcript(conversation_id, message.message_id)
         ):
             entry = TranscriptEntry.outbound(message, stage=delivery.stage, reason=delivery.reason)
-            await self.store.append(conversation_id, entry, self.config.store.transcript_max)
+            await self.store.append(
+                conversation_id, entry, self.config.store.transcript_max, self.config.privacy.retention_s
+            )
         adapter = self.adapters.get(message.channel)
         if adapter is None:
             logger.warning("no adapter for channel %s; message kept in transcript", message.channel)
@@ -435,7 +437,7 @@ class Hub:
     ) -> None:
         self.metrics.child(self.metrics.errors, f"send:{message.channel}").inc()
         kind = "permanently" if permanent else "for now"
-        logger.warning("delivery to %s failed %s: %s", message.address, kind, exc)
+        logger.warning("delivery to %s failed %s: %s", log_address(message.address), kind, exc)
         if conversation_id is None or not permanent:
             return
         conversation = await self.store.get_conversation(conversation_id)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextvars
+import hashlib
 import logging
 from collections.abc import Callable
 
-__all__ = ["LIBRARY_LOGGERS", "add_scrubber", "conversation_scope", "setup_logging",
-           "tame_library_loggers"]
+__all__ = ["LIBRARY_LOGGERS", "add_scrubber", "conversation_scope", "log_address",
+           "setup_logging", "tame_library_loggers"]
 
 _conversation: contextvars.ContextVar[str] = contextvars.ContextVar("conversation", default="-")
 _scrubbers: list[Callable[[str], str]] = []
@@ -15,8 +16,19 @@ _scrubbers: list[Callable[[str], str]] = []
 FORMAT = "%(asctime)s %(levelname)-7s %(name)s [%(conversation)s] %(message)s"
 
 
+def log_address(address: str) -> str:
+    """What logs show of a channel address: the channel and 8 hex digits of the SHA-256
+    of the conversation id (``webchat:3f9a0c1d``), never the id itself. A webchat id
+    is its session, a bearer secret; a Telegram chat id is a person."""
+    channel, colon, conversation_id = address.partition(":")
+    if not colon:
+        channel, conversation_id = "?", address
+    return f"{channel}:{hashlib.sha256(conversation_id.encode()).hexdigest()[:8]}"
+
+
 class conversation_scope:  # noqa: N801 - used like a function, as contextlib's are
-    """Tag log records emitted inside the block with ``conversation_id``.
+    """Tag log records emitted inside the block with the conversation's address, in the
+    short hashed form of :func:`log_address`.
 
     A class rather than ``@contextmanager``: it runs once per message, and a
     generator-based context manager costs several times more.
@@ -24,8 +36,8 @@ class conversation_scope:  # noqa: N801 - used like a function, as contextlib's 
 
     __slots__ = ("_id", "_token")
 
-    def __init__(self, conversation_id: str) -> None:
-        self._id = conversation_id
+    def __init__(self, address: str) -> None:
+        self._id = log_address(address)
 
     def __enter__(self) -> None:
         self._token = _conversation.set(self._id)

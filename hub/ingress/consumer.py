@@ -28,6 +28,7 @@ from hub.ingress.leases import Leases
 from hub.ingress.log import IngressLog
 from hub.ingress.work import Entry, Fence
 from hub.lanes import Lanes
+from hub.logs import log_address
 from hub.tasks import stop_tasks
 
 __all__ = ["Consumer", "ConsumerEvents"]
@@ -260,7 +261,9 @@ class Consumer:
                 await asyncio.sleep(0.5)
 
     async def _give_up(self, entry: Entry, reason: str) -> None:
-        logger.error("dead letter: entry %s of conversation %s: %s", entry.id, entry.address, reason)
+        logger.error(
+            "dead letter: entry %s of conversation %s: %s", entry.id, log_address(entry.address), reason
+        )
         self.events.dead_lettered(entry)
         while True:
             try:
@@ -273,4 +276,6 @@ class Consumer:
         try:
             await self._dead_lettered(entry, reason)
         except Exception:
-            logger.exception("could not tell the customer of %s about a dead letter", entry.address)
+            logger.exception(
+                "could not tell the customer of %s about a dead letter", log_address(entry.address)
+            )
