@@ -44,6 +44,7 @@ FAQ_QUESTIONS = ("How do I return an item?", "can I pay with PayPal?", "I forgot
 CONFIG = """
 [server]
 port = {port}
+max_connections_per_ip = 100000  # every load client comes from 127.0.0.1
 [store]
 url = "{store}"
 [log]
@@ -51,6 +52,9 @@ level = "WARNING"
 [channels.webchat]
 rate_limit_burst = 100000
 rate_limit_per_s = 100000
+rate_limit_per_ip_burst = 100000
+rate_limit_per_ip_per_s = 100000
+hellos_per_ip_per_min = 100000
 [kb]
 enabled = {kb}
 path = "{kb_path}"

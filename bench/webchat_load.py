@@ -30,11 +30,15 @@ import aiohttp
 CONFIG = """
 [server]
 port = {port}
+max_connections_per_ip = 100000  # every load client comes from 127.0.0.1
 [log]
 level = "WARNING"
 [channels.webchat]
 rate_limit_burst = 100000
 rate_limit_per_s = 100000
+rate_limit_per_ip_burst = 100000
+rate_limit_per_ip_per_s = 100000
+hellos_per_ip_per_min = 100000
 [kb]
 enabled = false
 [llm]

@@ -26,6 +26,7 @@ from hub.handoff import (
     offer_middleware,
     unstaffed_middleware,
 )
+from hub.http_timeouts import body_timeout, server_settings
 from hub.hub import Hub
 from hub.ingress import IngressLog, LocalLeases, ProcessInfo, new_process_id
 from hub.ingress.setup import open_ingress
@@ -79,7 +80,7 @@ def build_adapters(config: Config, hub: Hub, store: Store) -> list[Adapter]:
     if config.channels.webchat.enabled:
         from adapters.webchat import WebchatAdapter
 
-        adapters.append(WebchatAdapter(config.channels.webchat, hub, store))
+        adapters.append(WebchatAdapter(config.channels.webchat, hub, store, server=config.server))
     if config.channels.telegram.enabled:
         from adapters.telegram import TelegramAdapter
 
@@ -106,7 +107,8 @@ def build_adapters(config: Config, hub: Hub, store: Store) -> list[Adapter]:
 
 
 def build_app(hub: Hub, adapters: list[Adapter]) -> web.Application:
-    app = web.Application(client_max_size=1024 * 1024)
+    middlewares = [body_timeout(hub.config.server.body_timeout_s)]
+    app = web.Application(client_max_size=1024 * 1024, middlewares=middlewares)
     app[HUB_KEY] = hub
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/metrics", _metrics)
@@ -254,7 +256,11 @@ class HubService:
         """The HTTP server, not yet listening. Its cleanup waits at most SHUTDOWN_TIMEOUT_S
         for handlers still running once the adapters have closed their sockets."""
         runner = web.AppRunner(
-            app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT_S
+            app,
+            access_log=None,
+            handle_signals=False,
+            shutdown_timeout=SHUTDOWN_TIMEOUT_S,
+            **server_settings(self.config.server),  # header timeout, keep-alive limit
         )
         await runner.setup()
         self._stack.push_async_callback(_close_server, runner)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import zlib
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -44,6 +45,12 @@ class Customer:
     reconnects: int = 0
     retries: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
+    @property
+    def source_ip(self) -> str:
+        """A loopback address of this customer's own (Linux answers on all of 127/8)."""
+        digest = zlib.crc32(self.name.encode())
+        return f"127.{digest >> 16 & 0xFF}.{digest >> 8 & 0xFF}.{max(2, digest & 0xFF)}"
+
     def unanswered(self) -> list[str]:
         return [cid for cid in self.sent if not self.answers.get(cid)]
 
@@ -61,7 +68,10 @@ class Customer:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         queue = list(messages)
-        async with aiohttp.ClientSession() as http:
+        # Each customer from its own loopback address, as customers come from their own
+        # (the hub limits sockets, hellos and messages per client address).
+        connector = aiohttp.TCPConnector(local_addr=(self.source_ip, 0))
+        async with aiohttp.ClientSession(connector=connector) as http:
             while loop.time() < deadline:
                 hub = self._pick()
                 try:

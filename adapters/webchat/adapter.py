@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,14 +30,22 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from adapters.webchat.bus import START, SessionBus, open_bus
 from adapters.webchat.frames import FrameError, clean_text, client_id, error_frame, parse_frame
+from adapters.webchat.guard import (
+    TRY_AGAIN_LATER,
+    Admission,
+    origin_allowed,
+    page_headers,
+    static_headers,
+)
 from adapters.webchat.outlet import Outlet
-from adapters.webchat.session import SessionSigner, TokenBucket
+from adapters.webchat.session import SessionSigner
 from hub.adapter import Ingress
-from hub.config import GreetingConfig, WebchatConfig
+from hub.clients import ClientAddresses
+from hub.config import GreetingConfig, ServerConfig, WebchatConfig
 from hub.conversation import TranscriptEntry
 from hub.envelope import Address, InboundMessage, OutboundMessage, new_id
 from hub.errors import StoreError
-from hub.store import Store
+from hub.store import Keys, RateLimit, Store
 
 __all__ = ["FrameError", "WebchatAdapter", "greeting_frame", "to_envelope", "to_frame"]
 
@@ -125,11 +132,21 @@ def greeting_frame(greeting: GreetingConfig) -> dict[str, Any]:
     }
 
 
+class _Refused(Exception):
+    """The socket was refused something and closed; stop handling its frame."""
+
+
+async def _static_headers(request: web.Request, response: web.StreamResponse) -> None:
+    if request.path == "/" or request.path.startswith(("/static/", "/favicon.ico", "/ws")):
+        response.headers.update(static_headers())
+
+
 @dataclass(eq=False)
 class Connection:
-    """One open socket, and the session it is registered to once welcomed."""
+    """One open socket, its client's address, and its session once welcomed."""
 
     ws: web.WebSocketResponse
+    client_ip: str
     session: str | None = None
 
 
@@ -144,16 +161,19 @@ class WebchatAdapter:
         ingress: Ingress,
         store: Store,
         *,
+        server: ServerConfig | None = None,
         bus: SessionBus | None = None,
     ) -> None:
+        server = server or ServerConfig()
         self.config = config
         self.ingress = ingress
         self.store = store
         self.bus = bus or open_bus(store)
-        self.signer = SessionSigner(store, config.secret_env)
+        self.signer = SessionSigner(store, config.secret_env, config.session_ttl_s)
+        self.clients = ClientAddresses(server.trusted_proxies)
+        self.admission = Admission(server)
         self._open: set[web.WebSocketResponse] = set()  # every socket, registered or not
         self._outlets: dict[str, dict[web.WebSocketResponse, Outlet]] = {}
-        self._buckets: dict[str, TokenBucket] = {}
         self._closing = False
         self._page_html = (STATIC / "index.html").read_text(encoding="utf-8")
 
@@ -163,6 +183,7 @@ class WebchatAdapter:
         app.router.add_get("/ws", self._websocket)
         app.router.add_get("/favicon.ico", self._favicon)
         app.router.add_static("/static/", STATIC, name="webchat-static")
+        app.on_response_prepare.append(_static_headers)
 
     async def start(self) -> None:
         await self.signer.load()
@@ -216,22 +237,36 @@ class WebchatAdapter:
     async def _page(self, request: web.Request) -> web.StreamResponse:
         page = self._page_html.replace("{{title}}", html.escape(self.config.title))
         page = page.replace("{{max_chars}}", str(self.config.max_chars))
-        return web.Response(text=page, content_type="text/html")
+        headers = page_headers(self.config, request.host)
+        return web.Response(text=page, content_type="text/html", headers=headers)
 
     async def _favicon(self, request: web.Request) -> web.StreamResponse:
         return web.FileResponse(STATIC / "favicon.ico", headers={"Cache-Control": "max-age=86400"})
 
     async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
+        if not origin_allowed(self.config, request):
+            raise web.HTTPForbidden(text="this page's origin may not open the chat socket")
         ws = web.WebSocketResponse(
-            heartbeat=30, max_msg_size=MAX_FRAME_BYTES, timeout=CLOSE_TIMEOUT_S
+            heartbeat=self.config.heartbeat_s, max_msg_size=MAX_FRAME_BYTES, timeout=CLOSE_TIMEOUT_S
         )
-        await ws.prepare(request)
-        if self._closing:
-            await ws.close(code=WSCloseCode.SERVICE_RESTART, message=b"service restart")
+        client_ip = self.clients.client_ip(request)
+        refusal = "service restart" if self._closing else self.admission.refusal(client_ip)
+        if refusal is not None:
+            await ws.prepare(request)
+            code = WSCloseCode.SERVICE_RESTART if self._closing else TRY_AGAIN_LATER
+            await ws.close(code=code, message=refusal.encode())
             return ws
+        with self.admission.holding(client_ip):
+            await self._serve(ws, request, Connection(ws, client_ip))
+        return ws
+
+    async def _serve(
+        self, ws: web.WebSocketResponse, request: web.Request, connection: Connection
+    ) -> None:
+        """Read the socket's frames until it closes; it is unregistered on every path."""
         self._open.add(ws)
-        connection = Connection(ws)
         try:
+            await ws.prepare(request)
             async for msg in ws:
                 await self._on_frame(connection, msg)
         except ConnectionError as exc:  # the client went away while we were answering it
@@ -239,7 +274,6 @@ class WebchatAdapter:
         finally:
             self._open.discard(ws)
             await self._unregister(connection)
-        return ws
 
     async def _on_frame(self, connection: Connection, msg: Any) -> None:
         ws = connection.ws
@@ -255,6 +289,8 @@ class WebchatAdapter:
             await self._dispatch(connection, frame)
         except FrameError as exc:
             await ws.send_json(error_frame(exc.code, exc.message, reply_to))
+        except _Refused:
+            return
         except StoreError as exc:
             logger.error("webchat: store unavailable: %s", exc)
             message = "we could not take your message; please retry"
@@ -266,20 +302,36 @@ class WebchatAdapter:
             await self._hello(connection, frame)
         elif kind == "message":
             if connection.session is None:  # a message before any hello opens a session
+                await self._count_hello(connection)
                 await self._register(connection, self.signer.new_session(), START)
             assert connection.session is not None
-            await self._message(connection.session, frame)
+            await self._message(connection, connection.session, frame)
         elif kind == "ping":
             await connection.ws.send_json({"type": "pong"})
         else:
             raise FrameError("unknown_type", f"unknown frame type {kind!r}")
 
+    async def _count_hello(self, connection: Connection) -> None:
+        """At most ``hellos_per_ip_per_min`` sessions opened or resumed per client address;
+        past it, a ``rate_limited`` error and the socket closes with 1013."""
+        per_min = self.config.hellos_per_ip_per_min
+        limit = RateLimit(Keys.webchat_hellos(connection.client_ip), per_min, per_min / 60)
+        if not await self.store.take_tokens([limit]):
+            ws = connection.ws
+            await ws.send_json(error_frame("rate_limited", "too many sessions; try again later"))
+            await ws.close(code=TRY_AGAIN_LATER, message=b"too many sessions")
+            raise _Refused
+
     async def _hello(self, connection: Connection, frame: dict[str, Any]) -> None:
         await self._unregister(connection)  # a second hello on a socket starts over
+        await self._count_hello(connection)
         ws = connection.ws
         token = frame.get("session")
-        resumed = self.signer.verify(token) if isinstance(token, str) and token else None
-        if token and resumed is None:
+        check = self.signer.check(token) if isinstance(token, str) and token else None
+        resumed = check.session if check is not None else None
+        if check is not None and check.expired:
+            await ws.send_json(error_frame("session_expired", "the session expired; starting a new one"))
+        elif token and resumed is None:
             await ws.send_json(error_frame("invalid_session", "unknown session; starting a new one"))
         current = resumed or self.signer.new_session()
         newest = await self.bus.position(current)  # before the history, so there is no gap
@@ -300,13 +352,21 @@ class WebchatAdapter:
                 return found
         return newest if has_history else START
 
-    async def _message(self, session: str, frame: dict[str, Any]) -> None:
-        bucket = self._buckets.setdefault(
-            session, TokenBucket(self.config.rate_limit_burst, self.config.rate_limit_per_s)
-        )
-        if not bucket.take(time.monotonic()):
+    async def _message(self, connection: Connection, session: str, frame: dict[str, Any]) -> None:
+        """Rate-limited per session and per client address (buckets in the store: no
+        reconnect or new hello refills them; bad frames count too), then into the ingress."""
+        if not await self.store.take_tokens(self._limits(connection.client_ip, session)):
             raise FrameError("rate_limited", "too many messages; slow down a little")
         await self.ingress.submit(to_envelope(session, frame, self.config.max_chars))
+
+    def _limits(self, client_ip: str, session: str) -> list[RateLimit]:
+        config = self.config
+        return [
+            RateLimit(Keys.webchat_rate_session(session), config.rate_limit_burst, config.rate_limit_per_s),
+            RateLimit(
+                Keys.webchat_rate_ip(client_ip), config.rate_limit_per_ip_burst, config.rate_limit_per_ip_per_s
+            ),
+        ]
 
     async def _history(self, session: str) -> list[dict[str, Any]]:
         conversation = await self.store.conversation_at(str(Address(CHANNEL, session)))
@@ -333,6 +393,5 @@ class WebchatAdapter:
         outlet = outlets.pop(connection.ws, None)
         if not outlets:
             del self._outlets[session]  # type: ignore[arg-type]
-            self._buckets.pop(session, None)  # type: ignore[arg-type]
         if outlet is not None:
             await outlet.close()

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
-import os
 
 import aiohttp
 
@@ -239,42 +237,7 @@ async def test_text_is_nfc_and_lone_surrogates_are_replaced_at_the_boundary() ->
             assert said == ["open? \ufffd", "Caf\u00e9 open?"]
 
 
-# -- socket lifecycle -------------------------------------------------------------
-def _masked_text_frame(text: str) -> bytes:
-    data, mask = text.encode(), os.urandom(4)
-    return bytes([0x81, 0x80 | len(data)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data))
-
-
-async def _hello_and_abort(port: int) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    key = base64.b64encode(os.urandom(16)).decode()
-    writer.write(
-        f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
-    )
-    await reader.readuntil(b"\r\n\r\n")
-    writer.write(_masked_text_frame(json.dumps({"type": "hello", "session": None})))
-    await writer.drain()
-    writer.transport.abort()  # TCP reset, before the welcome can be sent
-
-
-async def test_clients_that_say_hello_and_abort_leave_no_socket_registered(redis_url: str) -> None:
-    # On Redis the welcome waits for the store, so the reset lands before it is sent.
-    async with running_hub(make_config(rules=RULES, store={"url": redis_url})) as hub:
-        adapter = hub.hub.adapters["webchat"]
-        await asyncio.gather(*(_hello_and_abort(hub.port) for _ in range(200)))
-        for _ in range(50):
-            if adapter.connections == 0:
-                break
-            await asyncio.sleep(0.05)
-        assert adapter.connections == 0
-        async with WebchatClient.connect(hub.url) as chat:
-            assert adapter.connections == 1
-            assert (await chat.say("open?"))["text"] == "We are open 9 to 5."
-        await asyncio.sleep(0.1)
-        assert adapter.connections == 0
-
-
+# -- socket lifecycle (hello-and-abort: tests/abuse/test_sockets.py) ------------------
 async def test_a_reconnect_with_last_id_replays_a_frame_no_history_holds() -> None:
     async with running_hub(config()) as hub:
         async with WebchatClient.connect(hub.url) as chat:
