@@ -76,3 +76,26 @@ async def test_two_processes_on_one_redis_enforce_one_limit(redis_url: str) -> N
                 for i in range(5):  # the same session, alternately on each process
                     fates += await _taken(on_a, 1, f"a{i}") + await _taken(on_b, 1, f"b{i}")
         assert fates.count("answer") == 6 and fates[6:] == ["rate_limited"] * 4
+
+
+async def _close_code(url: str, forwarded_for: str) -> int | None:
+    """None if the socket is welcomed, else the code it was closed with."""
+    async with aiohttp.ClientSession() as http:
+        ws = await http.ws_connect(f"{url}/ws", headers={"X-Forwarded-For": forwarded_for})
+        await ws.send_json({"type": "hello", "session": None})
+        msg = await ws.receive(timeout=5)
+        code = None if msg.type == aiohttp.WSMsgType.TEXT else int(msg.data)
+        await ws.close()
+        return code
+
+
+async def test_x_forwarded_for_counts_only_from_a_trusted_proxy() -> None:
+    server = {"host": "127.0.0.1", "port": 0, "max_connections_per_ip": 1}
+    trusting = make_config(server={**server, "trusted_proxies": ["127.0.0.0/8"]})
+    async with running_hub(trusting) as hub, aiohttp.ClientSession() as http:
+        async with http.ws_connect(f"{hub.url}/ws", headers={"X-Forwarded-For": "203.0.113.7"}):
+            assert await _close_code(hub.url, "198.51.100.9, 127.0.0.2") is None  # another client
+            assert await _close_code(hub.url, "203.0.113.7") == 1013  # the same one again
+    async with running_hub(make_config(server=server)) as hub, aiohttp.ClientSession() as http:
+        async with http.ws_connect(f"{hub.url}/ws", headers={"X-Forwarded-For": "203.0.113.7"}):
+            assert await _close_code(hub.url, "198.51.100.9") == 1013  # a header is not an address
