@@ -247,8 +247,8 @@ class Consumer:
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 2.0)
             except Exception:
-                logger.exception("entry %s of %s failed (delivery %d of %d)",
-                                 entry.id, entry.address, entry.deliveries, self.max_deliveries)
+                logger.exception("entry %s of %s failed (delivery %d of %d)", entry.id,
+                                 log_address(entry.address), entry.deliveries, self.max_deliveries)
                 entry = await self._count_failure(entry)
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 2.0)

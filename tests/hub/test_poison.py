@@ -9,6 +9,7 @@ import pytest
 from redis import asyncio as aioredis
 
 from hub.ingress import partition_of
+from hub.logs import log_address
 from hub.store.keys import Keys
 from tests.harness import WebchatClient, make_config, running_hub
 
@@ -39,7 +40,9 @@ async def test_a_poison_message_is_dead_lettered_and_its_partition_goes_on(
                 apology = await victim.expect("message", timeout=15, reply_to="p1")
         assert apology["from"] == "system"
         assert apology["text"] == config.messages.apology
-        assert f"conversation webchat:{session_of(victim)}" in caplog.text
+        # named by its address's hash, never the session id (a bearer secret)
+        assert f"conversation {log_address(f'webchat:{session_of(victim)}')}" in caplog.text
+        assert session_of(victim) not in caplog.text
         async with aiohttp.ClientSession() as http:
             async with http.get(f"{hub.url}/metrics") as resp:
                 assert "switchboard_dead_letters_total 1.0" in await resp.text()
