@@ -153,8 +153,14 @@
     resend[id] = state;
   }
 
+  // A token is "<session id>.<expiry>.<mac>"; every welcome renews it (sliding
+  // expiry), so "the same session" compares the ids, not the tokens.
+  function sessionId(token) {
+    return token ? String(token).split(".")[0] : null;
+  }
+
   function onWelcome(frame) {
-    var resumed = localStorage.getItem(SESSION_KEY) === frame.session;
+    var resumed = sessionId(localStorage.getItem(SESSION_KEY)) === sessionId(frame.session);
     localStorage.setItem(SESSION_KEY, frame.session);
     if (!resumed) localStorage.removeItem(GREETING_KEY);
     log.textContent = "";
