@@ -3,9 +3,9 @@
 * Character 2-5-grams within words (robust to typos and inflection) next to word
   uni- and bigrams, TF-IDF with sublinear term frequency, each L2-normalised and
   scaled by sqrt(1/2) so the pair has unit length.
-* Before either, a question's words that are neither the FAQ's nor English are
-  corrected to the nearest FAQ word (:mod:`kb.spelling`); training phrasings
-  are taken as they are.
+* Before either, a question's misspelt words are corrected to the FAQ words
+  they most likely are, given the words around them (:mod:`kb.spelling`);
+  training phrasings are taken as they are.
 * The sentence embedding (:mod:`kb.embedding`: WordLlama and a table distilled
   from MiniLM, side by side), unit length, scaled by ``EMBED_WEIGHT``: the
   linear model sees its main axes as more (dense) columns (:mod:`kb.matcher`).

@@ -1,4 +1,4 @@
-"""Spelling correction of a question against the FAQ's own words.
+"""Spelling correction of a question against the FAQ's own words, in context.
 
 Why: the sentence embedding (:mod:`kb.embedding`) averages token vectors, and a
 misspelt word is cut into unrelated sub-word pieces ("ordr" -> "or" "##dr",
@@ -6,27 +6,43 @@ misspelt word is cut into unrelated sub-word pieces ("ordr" -> "or" "##dr",
 the word n-grams lose the word too. Only the character n-grams survive, and
 they alone do not carry the SVM and the calibrator (docs/kb.md, "Typos").
 
-What: a word of the question that is neither in the FAQ's phrasings nor an
-English word (a whole-word token of the MiniLM WordPiece vocabulary, ~22,000
-words) is replaced by the closest FAQ word: at most one edit (insertion,
-deletion, substitution, transposition of neighbours) for words of up to four
-letters, two for longer ones; a two-letter word only by swapping its letters.
-Ties go to the word reached with the fewest implausible slips (a letter
-swapped for one that is not next to it on a QWERTY keyboard, or an extra letter
-not next to its neighbours: "wher" is "where" before "when"), then to the word
-the FAQ uses most (measured against first-letter and fewest-substitution
-tie-breaks on BANKING77 and CLINC150 with typos: docs/kb.md). A word with
-no such neighbour, or with digits, is left as it is. Each distinct word is
-looked up once per matcher (a symmetric-delete index: tens of microseconds).
+What: a noisy channel. Each word of the question that the FAQ's phrasings do
+not use becomes the FAQ word that best explains it: the candidates are the FAQ
+words within one edit (words of one letter) or two (insertion, deletion,
+substitution, transposition of neighbours), each scored by
+
+* what the edits cost: ``_EDIT`` per edit, plus ``_SLIP`` per implausible slip
+  (a letter swapped for one that is not next to it on a QWERTY keyboard, or an
+  extra letter not next to its neighbours: "wher" is "where" before "when");
+* how likely the FAQ makes the candidate after the word before it and before
+  the word after it (a bigram model of the phrasings, smoothed towards word
+  frequency): "I want ot pay" is "to", "is ot true" is "it", "my cdr" is "card".
+
+An English word the FAQ does not use (a whole-word token of the MiniLM
+WordPiece vocabulary, ~22,000, many of them fragments like "ot" or "ik") is
+kept unless a candidate beats keeping it, at ``_KEEP``; a word that is neither
+keeps itself only when nothing is near. A word the FAQ does use is a typo only
+when its context says so strongly: a one-edit candidate must beat it by
+``_REAL`` more ("request a car" is "card"). Words with digits are left as they
+are. Measured against the nearest-word corrector this replaces, on BANKING77
+and CLINC150 with typos: docs/kb.md, "Typos".
+
+Costs: a distinct unknown word's candidates are found once per matcher (a
+symmetric-delete index, then rapidfuzz), the context is a few dict lookups per
+candidate, and a word the FAQ uses is re-examined only when its context leaves
+room for a better one (a bound, below), so a question costs tens to hundreds of
+microseconds.
 
 :meth:`Speller.read` also says how much of the question it did not recognise
-(the calibrator's evidence that a question is misspelt, not off-topic), and
-:func:`misspell` makes misspelt copies of held-out phrasings so that the
-calibration sees typos too (:mod:`kb.matcher`).
+as written (the calibrator's evidence that a question is misspelt, not
+off-topic), and :func:`misspell` makes misspelt copies of held-out phrasings so
+that the calibration sees typos too (:mod:`kb.matcher`).
 """
 
 from __future__ import annotations
 
+import itertools
+import math
 import random
 import re
 import string
@@ -45,60 +61,139 @@ __all__ = ["WORD", "Speller", "english_words", "misspell", "next_keys"]
 # A word, as the matcher's word n-grams and vocabulary see it.
 WORD = re.compile(r"(?u)\b\w+\b")
 
-# Shortest word corrected by edits (two-letter words only by swapping their
-# letters), the shortest word corrected to, and the longest that gets one edit.
-_MIN_LETTERS = 3
-_MIN_TARGET = 2
-_ONE_EDIT_UP_TO = 4
-# Distinct words whose correction a speller remembers.
+# Costs, in nats (natural-log odds), tuned on the BANKING77 and CLINC150
+# validation splits with typos (docs/kb.md): an edit, an implausible slip on
+# top of it, keeping an English word the FAQ does not use, and changing a word
+# the FAQ does use (on top of its edit).
+_EDIT = 3.0
+_SLIP = 3.0
+_KEEP = 9.0
+_REAL = 6.0
+# Smoothing of the bigram model (pseudo-counts spread by word frequency).
+_KAPPA = 20.0
+# Candidates kept per word (the cheapest by edits and frequency).
+_CANDIDATES = 20
+# Distinct words whose candidates a speller remembers.
 _CACHE = 1 << 15
+_START, _END = "<s>", "</s>"
 
 
 class Speller:
     """Corrects questions towards the vocabulary of ``phrasings``."""
 
     def __init__(self, phrasings: Iterable[str], lexicon: frozenset[str]) -> None:
-        counts = Counter(w for text in phrasings for w in WORD.findall(text.lower()))
-        self.known = frozenset(counts) | lexicon
-        targets = sorted((w for w in counts if w.isalpha() and len(w) >= _MIN_TARGET), key=lambda w: -counts[w])
-        self._counts = {w: counts[w] for w in targets}
-        self._index = _deletion_index(targets)
-        self._fix = lru_cache(maxsize=_CACHE)(self._nearest)
+        counts: Counter[str] = Counter()
+        pairs: Counter[tuple[str, str]] = Counter()
+        for text in phrasings:
+            words = [_START, *WORD.findall(text.lower()), _END]
+            counts.update(words)
+            pairs.update(itertools.pairwise(words))
+        starts = counts.pop(_START, 0)
+        self._faq = frozenset(w for w in counts if w != _END)
+        self.known = self._faq | lexicon
+        self._lexicon = lexicon
+        total = sum(counts.values())
+        # log P(word), and log(followers + kappa) of each left context.
+        self._logu = {w: math.log((n + 0.5) / total) for w, n in counts.items()}
+        self._log_left = {w: math.log(n + _KAPPA) for w, n in counts.items()}
+        self._log_left[_START] = math.log(starts + _KAPPA)
+        self._log_pair = {
+            pair: math.log(n + _KAPPA * math.exp(self._logu[pair[1]])) - self._log_left[pair[0]]
+            for pair, n in pairs.items()
+        }
+        self._log_kappa = math.log(_KAPPA)
+        self._index = _deletion_index(w for w in self._faq if w.isalpha())
+        self._near = lru_cache(maxsize=_CACHE)(self._candidates)
+        self._slips_from = lru_cache(maxsize=_CACHE)(self._one_slip)
 
     def correct(self, text: str) -> str:
-        """``text`` with its unknown words replaced by their closest FAQ word."""
+        """``text`` with its misspelt words replaced by the FAQ words they most likely are."""
         return self.read(text)[0]
 
     def read(self, text: str) -> tuple[str, float]:
-        """The corrected text, and the share of its words that are neither FAQ nor English words."""
+        """The corrected text, and the share of its words not recognised as written
+        (changed, or neither FAQ nor English words)."""
+        found = list(WORD.finditer(text))
+        if not found:
+            return text, 0.0
+        words = [m.group().lower() for m in found]
+        fixed = list(words)
         unknown = 0
-        words = 0
+        for i, word in enumerate(words):
+            if not word.isalpha():
+                continue
+            before = fixed[i - 1] if i else _START
+            after = words[i + 1] if i + 1 < len(words) else _END
+            if word in self._faq:
+                fixed[i] = self._recheck(word, before, after)
+            else:
+                fixed[i] = self._choose(word, before, after)
+            unknown += fixed[i] != word or word not in self.known
+        if fixed == words:
+            return text, unknown / len(words)
+        pieces = []
+        end = 0
+        for found_word, word, new in zip(found, words, fixed, strict=True):
+            pieces += (text[end : found_word.start()], found_word.group() if new == word else new)
+            end = found_word.end()
+        pieces.append(text[end:])
+        return "".join(pieces), unknown / len(words)
 
-        def replace(found: re.Match[str]) -> str:
-            nonlocal unknown, words
-            word = found.group()
-            words += 1
-            if word.lower() in self.known or not word.isalpha():
-                return word
-            unknown += 1
-            fixed = self._fix(word.lower()) if len(word) >= 2 else None
-            return fixed or word
+    def _choose(self, word: str, before: str, after: str) -> str:
+        """The best explanation of a word the FAQ does not use (itself if nothing is near)."""
+        best, best_score = word, -math.inf
+        if word in self._lexicon:
+            best_score = -_KEEP + self._logu.get(after, 0.0)
+        for candidate, cost in self._near(word):
+            score = self._context(candidate, before, after) - cost
+            if score > best_score:
+                best, best_score = candidate, score
+        return best
 
-        corrected = WORD.sub(replace, text)
-        return corrected, unknown / words if words else 0.0
+    def _recheck(self, word: str, before: str, after: str) -> str:
+        """A word the FAQ uses, or the one-edit FAQ word its context prefers by far."""
+        stay = self._context(word, before, after)
+        if stay >= -(_REAL + _EDIT):
+            return word  # no candidate can do better: its context scores at most 0
+        best, best_score = word, stay
+        for candidate in self._slips_from(word):
+            score = self._context(candidate, before, after) - _EDIT - _REAL
+            if score > best_score:
+                best, best_score = candidate, score
+        return best
 
-    def _nearest(self, word: str) -> str | None:
-        if len(word) < _MIN_LETTERS:
-            flipped = word[::-1]
-            return flipped if flipped in self._counts else None
-        edits = _edits(len(word))
-        candidates = {t for key in _deletes(word, edits) for t in self._index.get(key, ())}
-        scored = process.extract(word, candidates, scorer=OSA.distance, score_cutoff=edits, limit=None)
-        if not scored:
-            return None
-        best = min(d for _, d, _ in scored)
-        tied = [t for t, d, _ in scored if d == best]
-        return min(tied, key=lambda t: (_implausible_slips(word, t), -self._counts[t]))
+    def _context(self, word: str, before: str, after: str) -> float:
+        """log P(word | before) + log P(after | word), a side left out where it is not an FAQ word."""
+        score = self._follows(word, before) if before in self._log_left else self._logu[word]
+        if after in self._logu:
+            score += self._follows(after, word)
+        return score
+
+    def _follows(self, word: str, before: str) -> float:
+        found = self._log_pair.get((before, word))
+        if found is not None:
+            return found
+        return self._log_kappa + self._logu[word] - self._log_left[before]
+
+    def _one_slip(self, word: str) -> tuple[str, ...]:
+        """The other FAQ words one plausible slip away from ``word``."""
+        near = {t for key in _deletes(word, 1) for t in self._index.get(key, ()) if t != word}
+        one = (t for t in near if OSA.distance(word, t, score_cutoff=1) <= 1)
+        return tuple(t for t in one if not _implausible_slips(word, t, 1))
+
+    def _candidates(self, word: str) -> tuple[tuple[str, float], ...]:
+        """FAQ words within reach of ``word`` and the cost of the edits, the likeliest first."""
+        edits = 1 if len(word) < 2 else 2
+        near = {t for key in _deletes(word, edits) for t in self._index.get(key, ())}
+        scored = process.extract(word, near, scorer=OSA.distance, score_cutoff=edits, limit=None)
+        logu = self._logu
+        likeliest = sorted((_EDIT * d - logu[t], d, t) for t, d, _ in scored)[: _CANDIDATES + 5]
+        priced = []
+        for rank, d, t in likeliest:
+            slip = _SLIP * _implausible_slips(word, t, d)
+            priced.append((rank + slip, _EDIT * d + slip, t))
+        priced.sort()
+        return tuple((t, cost) for _, cost, t in priced[:_CANDIDATES])
 
 
 def _deletion_index(words: Iterable[str]) -> dict[str, tuple[str, ...]]:
@@ -107,8 +202,7 @@ def _deletion_index(words: Iterable[str]) -> dict[str, tuple[str, ...]]:
     index: dict[str, list[str]] = defaultdict(list)
     for word in words:
         for key in _deletes(word, 2):
-            if len(key) >= _MIN_LETTERS - 1:
-                index[key].append(word)
+            index[key].append(word)
     return {key: tuple(found) for key, found in index.items()}
 
 
@@ -125,37 +219,37 @@ def _deletes(word: str, edits: int) -> set[str]:
 _KEYBOARD = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
 # Key centres, each row shifted half a key to the right of the one above.
 _KEYS = {ch: (row, col + 0.5 * row) for row, keys in enumerate(_KEYBOARD) for col, ch in enumerate(keys)}
+# Pairs of different keys next to each other.
+_NEIGHBOURS = frozenset(
+    (a, b)
+    for a, (ra, ca) in _KEYS.items()
+    for b, (rb, cb) in _KEYS.items()
+    if a != b and abs(ra - rb) <= 1 and abs(ca - cb) <= 1.0
+)
 
 
 def next_keys(a: str, b: str) -> bool:
     """True if ``a`` and ``b`` are the same key or neighbours on a QWERTY keyboard."""
-    if a == b:
-        return True
-    pa, pb = _KEYS.get(a), _KEYS.get(b)
-    return pa is not None and pb is not None and abs(pa[0] - pb[0]) <= 1 and abs(pa[1] - pb[1]) <= 1.0
+    return a == b or (a, b) in _NEIGHBOURS
 
 
-def _implausible_slips(typed: str, word: str) -> int:
+def _implausible_slips(typed: str, word: str, distance: int) -> int:
     """How many of the edits from ``typed`` to ``word`` are unlikely typing slips.
 
     A dropped letter is always plausible, a swap of neighbours too; a wrong
     letter only if its key is next to the right one, an extra letter only if
-    it is next to a letter beside it.
+    it is next to a letter beside it. ``distance`` is their OSA distance.
     """
-    if OSA.distance(typed, word) < Levenshtein.distance(typed, word):
+    edits = Levenshtein.editops(typed, word)
+    if len(edits) > distance:
         return 0  # a swap of two neighbouring letters
     slips = 0
-    for kind, i, j in Levenshtein.editops(typed, word).as_list():
+    for kind, i, j in edits.as_list():
         if kind == "replace":
-            slips += not next_keys(typed[i], word[j])
+            slips += (typed[i], word[j]) not in _NEIGHBOURS
         elif kind == "delete":
             slips += not any(next_keys(typed[i], typed[k]) for k in (i - 1, i + 1) if 0 <= k < len(typed))
     return slips
-
-
-def _edits(letters: int) -> int:
-    """Edits allowed to correct a word of ``letters`` letters."""
-    return 1 if letters <= _ONE_EDIT_UP_TO else 2
 
 
 def misspell(text: str, rng: random.Random, rate: float) -> str:

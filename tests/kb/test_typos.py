@@ -24,6 +24,14 @@ def speller() -> Speller:
     return Speller(phrasings, english_words())
 
 
+@pytest.fixture(scope="module")
+def banking77_speller() -> Speller:
+    from kb.importer import import_csv
+
+    faq = import_csv(BANKING77)
+    return Speller([p for e in faq.entries for p in e.phrasings], english_words())
+
+
 @pytest.mark.parametrize(
     ("typed", "corrected"),
     [("wher is my ordr??", "where is my order??"),  # "where" before "when": a dropped letter, not r -> n
@@ -31,7 +39,17 @@ def speller() -> Speller:
      ("My CRAD has not arived", "My card has not arrived"),
      ("ym order", "my order")],  # a two-letter word only by swapping its letters
 )
-def test_unknown_words_become_the_nearest_faq_word(speller: Speller, typed: str, corrected: str) -> None:
+def test_misspelt_words_become_the_faq_words_they_most_likely_are(speller: Speller, typed: str, corrected: str) -> None:
+    assert speller.correct(typed) == corrected
+
+
+@pytest.mark.parametrize(
+    ("typed", "corrected"),
+    [("when does ot ship", "when does it ship"),  # the same slip, two words: the FAQ's context decides
+     ("I want ot send something back", "I want to send something back"),
+     ("ik want to send something back", "i want to send something back")],  # "ik" is a WordPiece token, not an FAQ word
+)
+def test_the_words_around_a_misspelt_word_choose_its_correction(speller: Speller, typed: str, corrected: str) -> None:
     assert speller.correct(typed) == corrected
 
 
@@ -56,6 +74,18 @@ def test_the_demo_faq_answers_misspelt_questions(question: str, entry: str) -> N
     found = train_matcher(load_faq(REPO / "kb" / "faq.toml")).match(question)
     assert found.entry is not None and found.entry.id == entry
     assert found.confidence >= KBConfig().threshold
+
+
+@pytest.mark.skipif(not BANKING77.exists(), reason="BANKING77 not available")
+@pytest.mark.parametrize(
+    ("typed", "corrected"),
+    [("I need another car", "I need another card"),  # a slip that makes another FAQ word: the context says "card"
+     ("my cdr has not arrived", "my card has not arrived"),  # a short word hit twice
+     ("wht is the fe for a transfr", "what is the fee for a transfer"),
+     ("can I rent a car with my card", "can I rent a car with my card")],  # a real "car" stays
+)
+def test_a_large_faq_corrects_by_context(banking77_speller: Speller, typed: str, corrected: str) -> None:
+    assert banking77_speller.correct(typed) == corrected
 
 
 @pytest.mark.skipif(not BANKING77.exists(), reason="BANKING77 not available")
