@@ -54,9 +54,9 @@ MAX_QUERY_CHARS = 1000
 # and CLINC150 (`python -m bench.kb_calibration` prints it); order follows
 # _Ranker.evidence().
 _DEFAULT_COEF = np.array(
-    [1.02, 1.57, 0.5, 0.63, -1.99, 1.74, 4.16, 1.31, 0.16, -0.66, 0.08, 2.6, -0.66, 0.13, 0.73, 0.29, 0.45, 1.79]
+    [1.12, 1.59, 0.21, 0.57, -1.89, 2.11, 3.2, 1.76, 0.64, -0.65, -0.3, 2.8, -0.92, -0.12, 0.37, 0.34, 0.41, 0.52]
 )
-_DEFAULT_INTERCEPT = -6.92
+_DEFAULT_INTERCEPT = -6.73
 _MIN_CALIBRATION_ROWS = 300
 _N_EVIDENCE = len(_DEFAULT_COEF)
 
