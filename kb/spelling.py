@@ -16,16 +16,17 @@ substitution, transposition of neighbours), each scored by
   extra letter not next to its neighbours: "wher" is "where" before "when");
 * how likely the FAQ makes the candidate after the word before it and before
   the word after it (a bigram model of the phrasings, smoothed towards word
-  frequency): "I want ot pay" is "to", "is ot true" is "it", "my cdr" is "card".
+  frequency): "I want ot send" is "to", "when does ot ship" is "it", "my cdr"
+  is "card".
 
 An English word the FAQ does not use (a whole-word token of the MiniLM
 WordPiece vocabulary, ~22,000, many of them fragments like "ot" or "ik") is
 kept unless a candidate beats keeping it, at ``_KEEP``; a word that is neither
 keeps itself only when nothing is near. A word the FAQ does use is a typo only
 when its context says so strongly: a one-edit candidate must beat it by
-``_REAL`` more ("request a car" is "card"). Words with digits are left as they
-are. Measured against the nearest-word corrector this replaces, on BANKING77
-and CLINC150 with typos: docs/kb.md, "Typos".
+``_REAL`` more ("I need another car" is "card", "rent a car" stays). Words with
+digits are left as they are. Measured against the nearest-word corrector this
+replaces, on BANKING77 and CLINC150 with typos: docs/kb.md, "Typos".
 
 Costs: a distinct unknown word's candidates are found once per matcher (a
 symmetric-delete index, then rapidfuzz), the context is a few dict lookups per
@@ -71,8 +72,9 @@ _KEEP = 9.0
 _REAL = 6.0
 # Smoothing of the bigram model (pseudo-counts spread by word frequency).
 _KAPPA = 20.0
-# Candidates kept per word (the cheapest by edits and frequency).
-_CANDIDATES = 20
+# Candidates kept per word (the likeliest by edits and frequency; slips are
+# counted only for those whose context could make them win).
+_CANDIDATES = 25
 # Distinct words whose candidates a speller remembers.
 _CACHE = 1 << 15
 _START, _END = "<s>", "</s>"
@@ -142,12 +144,29 @@ class Speller:
     def _choose(self, word: str, before: str, after: str) -> str:
         """The best explanation of a word the FAQ does not use (itself if nothing is near)."""
         best, best_score = word, -math.inf
+        logu, pairs, left = self._logu, self._log_pair, self._log_left
+        after_known = after in logu
         if word in self._lexicon:
-            best_score = -_KEEP + self._logu.get(after, 0.0)
-        for candidate, cost in self._near(word):
-            score = self._context(candidate, before, after) - cost
+            best_score = -_KEEP + logu.get(after, 0.0)
+        # _context, inlined: this loop is most of the speller's time.
+        before_left = left.get(before)
+        after_kappa = self._log_kappa + logu[after] if after_known else 0.0
+        for candidate, d in self._near(word):
+            if before_left is None:
+                score = logu[candidate]
+            else:
+                score = pairs.get((before, candidate))
+                if score is None:
+                    score = self._log_kappa + logu[candidate] - before_left
+            if after_known:
+                follows = pairs.get((candidate, after))
+                score += after_kappa - left[candidate] if follows is None else follows
+            score -= _EDIT * d
             if score > best_score:
-                best, best_score = candidate, score
+                # Implausible slips only lower a score: count them only for a candidate that could win.
+                score -= _SLIP * _implausible_slips(word, candidate, d)
+                if score > best_score:
+                    best, best_score = candidate, score
         return best
 
     def _recheck(self, word: str, before: str, after: str) -> str:
@@ -182,18 +201,13 @@ class Speller:
         return tuple(t for t in one if not _implausible_slips(word, t, 1))
 
     def _candidates(self, word: str) -> tuple[tuple[str, float], ...]:
-        """FAQ words within reach of ``word`` and the cost of the edits, the likeliest first."""
+        """FAQ words within reach of ``word`` and their (OSA) edit distance, the likeliest first."""
         edits = 1 if len(word) < 2 else 2
         near = {t for key in _deletes(word, edits) for t in self._index.get(key, ())}
         scored = process.extract(word, near, scorer=OSA.distance, score_cutoff=edits, limit=None)
         logu = self._logu
-        likeliest = sorted((_EDIT * d - logu[t], d, t) for t, d, _ in scored)[: _CANDIDATES + 5]
-        priced = []
-        for rank, d, t in likeliest:
-            slip = _SLIP * _implausible_slips(word, t, d)
-            priced.append((rank + slip, _EDIT * d + slip, t))
-        priced.sort()
-        return tuple((t, cost) for _, cost, t in priced[:_CANDIDATES])
+        likeliest = sorted((_EDIT * d - logu[t], d, t) for t, d, _ in scored)[:_CANDIDATES]
+        return tuple((t, d) for _, d, t in likeliest)
 
 
 def _deletion_index(words: Iterable[str]) -> dict[str, tuple[str, ...]]:
