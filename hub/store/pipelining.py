@@ -77,21 +77,12 @@ class AutoPipelinedRedis(aioredis.Redis):
         self, batch: list[tuple[tuple[Any, ...], dict[str, Any], asyncio.Future[Any]]]
     ) -> None:
         live = [item for item in batch if not item[2].done()]  # callers that gave up
-        if len(live) == 1:  # alone: a plain command is cheaper than a pipeline of one
-            await self._send_one(*live[0])
-            return
         if not live:
             return
         try:
-            async with self.pipeline(transaction=False) as pipe:
-                for args, options, _ in live:
-                    pipe.execute_command(*args, **options)
-                results = await pipe.execute(raise_on_error=False)
+            results = await self._run(live)
         except Exception as exc:  # the connection failed: every caller hears it
-            for _, _, future in live:
-                if not future.done():
-                    future.set_exception(exc)
-            return
+            results = [exc] * len(live)
         except BaseException:  # cancelled (shutdown): so are the callers
             for _, _, future in live:
                 future.cancel()
@@ -104,20 +95,20 @@ class AutoPipelinedRedis(aioredis.Redis):
             else:
                 future.set_result(result)
 
-    async def _send_one(
-        self, args: tuple[Any, ...], options: dict[str, Any], future: asyncio.Future[Any]
-    ) -> None:
-        try:
-            result = await super().execute_command(*args, **options)
-        except Exception as exc:
-            if not future.done():
-                future.set_exception(exc)
-        except BaseException:
-            future.cancel()
-            raise
-        else:
-            if not future.done():
-                future.set_result(result)
+    async def _run(
+        self, live: list[tuple[tuple[Any, ...], dict[str, Any], asyncio.Future[Any]]]
+    ) -> list[Any]:
+        """Each command's reply, or the error it got, in order."""
+        if len(live) == 1:  # alone: a plain command is cheaper than a pipeline of one
+            args, options, _ = live[0]
+            try:
+                return [await super().execute_command(*args, **options)]
+            except Exception as exc:
+                return [exc]
+        async with self.pipeline(transaction=False) as pipe:
+            for args, options, _ in live:
+                pipe.execute_command(*args, **options)
+            return list(await pipe.execute(raise_on_error=False))
 
     async def aclose(self, close_connection_pool: bool | None = None) -> None:
         if self._flushing:

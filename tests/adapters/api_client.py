@@ -10,6 +10,7 @@ from typing import Any
 
 import aiohttp
 import jwt
+import pytest
 
 from hub.config import Config
 from tests.harness import make_config
@@ -21,6 +22,13 @@ API_KEY = "sk-test-api-key"
 WEBHOOK_SECRET_ENV = "SB_TEST_API_WEBHOOK_SECRET"
 WEBHOOK_SECRET = "webhook-test-secret"
 AUDIENCE = "switchboard"
+SECRETS = {JWT_SECRET_ENV: JWT_SECRET, API_KEY_ENV: API_KEY, WEBHOOK_SECRET_ENV: WEBHOOK_SECRET}
+
+
+def set_api_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The environment ``api_config()`` names: JWT secret, API key, webhook secret."""
+    for name, value in SECRETS.items():
+        monkeypatch.setenv(name, value)
 RULES = [
     {"name": "greeting", "keywords": ["hello"], "action": "reply", "text": "Hello! How can I help?",
      "buttons": [{"label": "Returns", "value": "How do I return an item?"}]},

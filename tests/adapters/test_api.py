@@ -9,22 +9,16 @@ import pytest
 
 from tests.adapters.api_client import (
     API_KEY,
-    API_KEY_ENV,
-    JWT_SECRET,
-    JWT_SECRET_ENV,
-    WEBHOOK_SECRET,
-    WEBHOOK_SECRET_ENV,
     ApiClient,
     api_config,
+    set_api_secrets,
 )
 from tests.harness import running_hub
 
 
 @pytest.fixture(autouse=True)
 def api_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(JWT_SECRET_ENV, JWT_SECRET)
-    monkeypatch.setenv(API_KEY_ENV, API_KEY)
-    monkeypatch.setenv(WEBHOOK_SECRET_ENV, WEBHOOK_SECRET)
+    set_api_secrets(monkeypatch)
 
 
 async def test_a_message_gets_the_decisions_reply_and_the_transcript_has_both() -> None:

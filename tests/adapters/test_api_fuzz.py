@@ -27,12 +27,8 @@ from schemathesis.checks import (
 
 from tests.adapters.api_client import (
     API_KEY,
-    API_KEY_ENV,
-    JWT_SECRET,
-    JWT_SECRET_ENV,
-    WEBHOOK_SECRET,
-    WEBHOOK_SECRET_ENV,
     api_config,
+    set_api_secrets,
 )
 from tests.harness import running_hub
 
@@ -45,9 +41,7 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 def live_api() -> Iterator[str]:
     """A running hub with the API on, in a thread; yields its base URL."""
     patch = pytest.MonkeyPatch()
-    for name, value in ((JWT_SECRET_ENV, JWT_SECRET), (API_KEY_ENV, API_KEY),
-                        (WEBHOOK_SECRET_ENV, WEBHOOK_SECRET)):
-        patch.setenv(name, value)
+    set_api_secrets(patch)
     started = threading.Event()
     url: list[str] = []
     loop = asyncio.new_event_loop()

@@ -5,12 +5,9 @@ from __future__ import annotations
 import pytest
 
 from tests.adapters.api_client import (
-    API_KEY,
-    API_KEY_ENV,
-    JWT_SECRET,
-    JWT_SECRET_ENV,
     ApiClient,
     api_config,
+    set_api_secrets,
 )
 from tests.fakes.llm_api import FakeLLM, Reply, answer_json
 from tests.harness import running_hub
@@ -24,8 +21,7 @@ ANSWER = (
 
 @pytest.fixture(autouse=True)
 def api_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(JWT_SECRET_ENV, JWT_SECRET)
-    monkeypatch.setenv(API_KEY_ENV, API_KEY)
+    set_api_secrets(monkeypatch)
 
 
 async def test_the_llm_answer_streams_as_deltas_then_the_message_then_done(

@@ -12,11 +12,11 @@ from aiohttp import web
 
 from flows.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from tests.adapters.api_client import (
-    JWT_SECRET,
     JWT_SECRET_ENV,
     WEBHOOK_SECRET,
     WEBHOOK_SECRET_ENV,
     ApiClient,
+    set_api_secrets,
 )
 from tests.fakes.slack_api import FakeSlack
 from tests.handoff.conftest import AGENTS, agents_channel, slack, slack_env  # noqa: F401
@@ -27,8 +27,7 @@ RULES = [{"name": "greeting", "keywords": ["hello"], "action": "reply", "text": 
 
 @pytest.fixture(autouse=True)
 def api_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(JWT_SECRET_ENV, JWT_SECRET)
-    monkeypatch.setenv(WEBHOOK_SECRET_ENV, WEBHOOK_SECRET)
+    set_api_secrets(monkeypatch)
 
 
 class Receiver:
