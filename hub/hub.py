@@ -121,9 +121,10 @@ class Hub:
     async def apply_config(self, config: Config) -> None:
         """Swap in a new config; stages that keep state rebuild what changed."""
         old, self.config = self.config, config
-        if config.languages != old.languages:
-            self.languages = LanguageDetector(config.languages.supported, config.languages.default)
-            await asyncio.to_thread(self.languages.warm_up)
+        if config.languages != old.languages:  # loaded off the loop, then swapped in
+            languages = LanguageDetector(config.languages.supported, config.languages.default)
+            await asyncio.to_thread(languages.warm_up)
+            self.languages = languages
         for stage in self.chain.stages:
             reconfigure = getattr(stage, "reconfigure", None)
             if reconfigure is not None:
@@ -295,11 +296,12 @@ class Hub:
     async def _language_of(
         self, message: InboundMessage, conversation: Conversation
     ) -> tuple[Conversation, str]:
-        """The message's language; the conversation remembers it when it changes."""
+        """The message's language; the conversation remembers it when it changes
+        (with one supported language there is nothing to remember: no write)."""
         current = conversation.data.get("language")
         language = self.languages.detect(message.text, current)
         self.metrics.child(self.metrics.languages, language).inc()
-        if language != current:
+        if language != current and not self.languages.single:
             if current is not None:
                 logger.info("language switched from %s to %s", current, language)
             conversation = dataclasses.replace(

@@ -82,3 +82,13 @@ async def test_the_fallback_is_said_in_the_customers_language() -> None:
     async with running_hub(config) as service, WebchatClient.connect(service.url) as chat:
         assert (await chat.say("我想知道你们的退货政策是什么"))["text"].startswith("抱歉")
         assert (await chat.say("what is the airspeed of a swallow"))["text"].startswith("Sorry")
+
+
+async def test_one_language_writes_nothing_per_conversation() -> None:
+    async with running_hub(make_config(rules=RULES)) as service, WebchatClient.connect(service.url) as chat:
+        await chat.say("what are your hours?")
+        hub = service.hub
+        conversation = await hub.store.conversation_at(f"webchat:{chat.session.partition('.')[0]}")
+        assert conversation is not None and "language" not in conversation.data
+        said = [e for e in await hub.store.transcript(conversation.id) if e.sender == "customer"]
+        assert [e.language for e in said] == ["en"]
