@@ -149,6 +149,13 @@ class WebchatClient:
                 await client.hello(session)
                 yield client
 
+    @property
+    def session_id(self) -> str:
+        """The session's id: the token's first part. The token itself is renewed at
+        every welcome (sliding expiry), so "the same session" compares ids."""
+        assert self.session is not None, "no welcome yet"
+        return self.session.partition(".")[0]
+
     async def hello(self, session: str | None) -> dict[str, Any]:
         await self.ws.send_json({"type": "hello", "session": session})
         welcome = await self.expect("welcome")

@@ -42,7 +42,7 @@ async def test_two_sockets_with_one_token_both_get_the_session_s_frames() -> Non
         async with WebchatClient.connect(hub.url) as phone:
             async with WebchatClient.connect(hub.url, session=phone.session) as laptop:
                 assert (await laptop.say("open?"))["text"] == "We are open 9 to 5."
-                session = (phone.session or "").partition(".")[0]
+                session = phone.session_id
                 agent = OutboundMessage(channel="webchat", conversation_id=session, text="Hi, Ann here",
                                         sender="agent", sender_name="Ann")
                 await hub.hub.adapters["webchat"].send(agent)
@@ -62,7 +62,7 @@ async def test_logs_show_a_short_hash_of_the_session_never_the_id(
     try:
         async with running_hub(config()) as hub, WebchatClient.connect(hub.url) as chat:
             await chat.say("open?")
-            session = (chat.session or "").partition(".")[0]
+            session = chat.session_id
     finally:
         caplog.handler.removeFilter(handler_filter)
     tags = {getattr(r, "conversation", "-") for r in caplog.records}

@@ -42,11 +42,6 @@ async def two_hubs(own_redis: RedisServer) -> AsyncIterator[tuple[HubService, Hu
         yield a, b
 
 
-def session_of(chat: WebchatClient) -> str:
-    assert chat.session is not None
-    return chat.session.partition(".")[0]
-
-
 def agent_says(session: str, text: str) -> OutboundMessage:
     return OutboundMessage(
         channel="webchat", conversation_id=session, text=text, sender="agent", sender_name="Ann"
@@ -59,7 +54,7 @@ async def test_a_message_delivered_by_one_process_reaches_the_socket_on_the_othe
     a, b = two_hubs
     async with WebchatClient.connect(a.url) as chat:
         assert (await chat.say("hours?", id="q1"))["text"] == "Nine to five."
-        assert await b.hub.deliver(agent_says(session_of(chat), "Ann here, from the other process."))
+        assert await b.hub.deliver(agent_says(chat.session_id, "Ann here, from the other process."))
         relayed = await chat.expect("message", timeout=5, **{"from": "agent"})
         assert (relayed["text"], relayed["name"]) == ("Ann here, from the other process.", "Ann")
         assert await chat.silence(0.3) == []  # once, not once per process
@@ -84,7 +79,7 @@ async def test_a_reconnecting_socket_replays_what_it_missed_from_its_last_id(
     a, b = two_hubs
     async with WebchatClient.connect(a.url) as chat:
         last = await chat.say("hours?", id="q1")
-        token, session = chat.session, session_of(chat)
+        token, session = chat.session, chat.session_id
     # While the customer is away, a frame that no transcript holds (an apology, say).
     await b.hub.adapters["webchat"].send(agent_says(session, "Missed while away."))
     async with WebchatClient.connect(b.url) as again:
@@ -100,7 +95,7 @@ async def test_delivery_resumes_after_a_redis_restart(
 ) -> None:
     a, b = two_hubs
     async with WebchatClient.connect(a.url) as chat:
-        session = session_of(chat)
+        session = chat.session_id
         assert await b.hub.deliver(agent_says(session, "before"))
         assert (await chat.expect("message"))["text"] == "before"
         own_redis.restart()

@@ -37,9 +37,9 @@ async def test_resume_restores_history_and_replays_missed() -> None:
     async with running_hub(config()) as hub:
         async with WebchatClient.connect(hub.url) as chat:
             await chat.say("open?", id="a")
-            token = chat.session
+            token, session = chat.session, chat.session_id
         async with WebchatClient.connect(hub.url, session=token) as again:
-            assert again.session == token
+            assert again.session_id == session
             texts = [(f["from"], f["text"]) for f in again.history]
             assert texts == [("customer", "open?"), ("bot", "We are open 9 to 5.")]
             assert again.history[1]["reply_to"] == "a"

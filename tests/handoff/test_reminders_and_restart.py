@@ -54,11 +54,11 @@ async def test_restart_on_redis_keeps_the_escalation_claim_and_thread(
         top = await agents.escalated()
         await agents.press(top, "claim")
         await agents.state_becomes(top, "Claimed by Alex Agent")
-        session = chat.session
+        session, session_id = chat.session, chat.session_id
 
     async with agents_channel(slack, config) as agents:
         async with WebchatClient.connect(agents.url, session=session) as chat:
-            assert chat.session == session
+            assert chat.session_id == session_id
             await agents.reply(top, "Sorry for the wait, I'm back.")
             answer = await chat.expect("message", **{"from": "agent"})
             assert (answer["name"], answer["text"]) == ("Alex Agent", "Sorry for the wait, I'm back.")

@@ -66,7 +66,7 @@ async def test_the_language_goes_into_the_transcript_the_metrics_and_sticks() ->
         assert (await chat.say("Bonjour, quels sont vos horaires ?"))["text"] == "9-5"
         await chat.say("ok")
         hub = service.hub
-        conversation = await hub.store.conversation_at(f"webchat:{chat.session.partition('.')[0]}")
+        conversation = await hub.store.conversation_at(f"webchat:{chat.session_id}")
         assert conversation is not None and conversation.data["language"] == "fr"
         said = [e for e in await hub.store.transcript(conversation.id) if e.sender == "customer"]
         assert [e.language for e in said] == ["fr", "fr"]
@@ -88,7 +88,7 @@ async def test_one_language_writes_nothing_per_conversation() -> None:
     async with running_hub(make_config(rules=RULES)) as service, WebchatClient.connect(service.url) as chat:
         await chat.say("what are your hours?")
         hub = service.hub
-        conversation = await hub.store.conversation_at(f"webchat:{chat.session.partition('.')[0]}")
+        conversation = await hub.store.conversation_at(f"webchat:{chat.session_id}")
         assert conversation is not None and "language" not in conversation.data
         said = [e for e in await hub.store.transcript(conversation.id) if e.sender == "customer"]
         assert [e.language for e in said] == ["en"]

@@ -16,11 +16,6 @@ from tests.harness import WebchatClient, make_config, running_hub
 RULES = [{"name": "n", "pattern": "^n\\d+", "action": "reply", "text": "got it"}]
 
 
-def session_of(chat: WebchatClient) -> str:
-    assert chat.session is not None
-    return chat.session.split(".")[0]
-
-
 async def test_a_poison_message_is_dead_lettered_and_its_partition_goes_on(
     redis_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -28,11 +23,11 @@ async def test_a_poison_message_is_dead_lettered_and_its_partition_goes_on(
     redis = aioredis.Redis.from_url(redis_url, decode_responses=True)
     async with running_hub(config) as hub, WebchatClient.connect(hub.url) as victim:
         assert (await victim.say("n1"))["text"] == "got it"
-        partition = partition_of(f"webchat:{session_of(victim)}", 2)
+        partition = partition_of(f"webchat:{victim.session_id}", 2)
         async with WebchatClient.connect(hub.url) as neighbour:
-            while partition_of(f"webchat:{session_of(neighbour)}", 2) != partition:
+            while partition_of(f"webchat:{neighbour.session_id}", 2) != partition:
                 await neighbour.hello(None)  # a new session, until one shares the partition
-            conversation = await redis.get(Keys().address(f"webchat:{session_of(victim)}"))
+            conversation = await redis.get(Keys().address(f"webchat:{victim.session_id}"))
             await redis.set(Keys().conversation(conversation), "{corrupt")
             with caplog.at_level(logging.ERROR, logger="hub.ingress.consumer"):
                 await victim.send({"type": "message", "id": "p1", "text": "n2"})
@@ -41,8 +36,8 @@ async def test_a_poison_message_is_dead_lettered_and_its_partition_goes_on(
         assert apology["from"] == "system"
         assert apology["text"] == config.messages.apology
         # named by its address's hash, never the session id (a bearer secret)
-        assert f"conversation {log_address(f'webchat:{session_of(victim)}')}" in caplog.text
-        assert session_of(victim) not in caplog.text
+        assert f"conversation {log_address(f'webchat:{victim.session_id}')}" in caplog.text
+        assert victim.session_id not in caplog.text
         async with aiohttp.ClientSession() as http:
             async with http.get(f"{hub.url}/metrics") as resp:
                 assert "switchboard_dead_letters_total 1.0" in await resp.text()

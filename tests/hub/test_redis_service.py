@@ -13,9 +13,9 @@ async def test_session_and_transcript_survive_a_hub_restart(redis_url: str) -> N
     config = make_config(rules=RULES, store={"url": redis_url})
     async with running_hub(config) as hub, WebchatClient.connect(hub.url) as chat:
         await chat.say("hours?", id="before")
-        token = chat.session
+        token, session = chat.session, chat.session_id
     async with running_hub(config) as hub, WebchatClient.connect(hub.url, session=token) as chat:
-        assert chat.session == token
+        assert chat.session_id == session  # resumed, not a new session
         assert [f["text"] for f in chat.history] == ["hours?", "Nine to five."]
         # The dedupe memory survived too: the same client id is not answered again.
         await chat.send({"type": "message", "id": "before", "text": "hours?"})
