@@ -185,3 +185,37 @@ def test_a_non_http_action_url_is_a_config_error(url: str) -> None:
     with pytest.raises(ConfigError) as error:
         make_config(actions={"order_status": {"url": url}})
     assert "actions.order_status.url: expected an http:// or https:// URL" in str(error.value)
+
+
+PLUGIN = '''
+async def lookup(args):
+    return {"status": "packed", "order": args["order_id"]}
+
+
+def not_async(args):
+    return {}
+'''
+
+
+@pytest.fixture
+def installed_plugin(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A third-party package that registers actions under ``switchboard.actions``, as pip would."""
+    (tmp_path / "shop_plugin.py").write_text(PLUGIN, encoding="utf-8")
+    info = tmp_path / "shop_plugin-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: shop-plugin\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(
+        "[switchboard.actions]\nlookup_order = shop_plugin:lookup\nsync_one = shop_plugin:not_async\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+
+async def test_a_plugin_registered_as_an_entry_point_is_called_with_the_slots(
+    installed_plugin: None, actions: Actions
+) -> None:
+    result = await actions.call("order_status", ActionConfig(python="lookup_order"), {"order_id": "NW-10042"})
+    assert dict(result.data) == {"status": "packed", "order": "NW-10042"}
+    for target, reason in (("no_such_action", "cannot load plugin"), ("sync_one", "not an async function")):
+        with pytest.raises(ActionFailed) as failed:
+            await actions.call("order_status", ActionConfig(python=target), {"order_id": "NW-10042"})
+        assert failed.value.outcome == "error" and reason in str(failed.value)
