@@ -452,6 +452,7 @@ class PrivacyConfig(Section):
     """How long the hub keeps what customers said."""
 
     retention_days: Annotated[float, Field(gt=0)] | None = None  # transcripts; None: no expiry
+    mask_transcripts: bool = False  # store transcript text masked (privacy/mask.py)
 
     @property
     def retention_s(self) -> float | None:

@@ -36,6 +36,7 @@ from hub.metrics import Metrics
 from hub.stages import Decision, Stage, StageChain, Turn
 from hub.store import Store
 from hub.typing_indicator import TypingIndicator
+from privacy.mask import masked_entry, masked_preview
 
 __all__ = ["ActionHandler", "Handler", "Hub", "Middleware", "SettledListener"]
 
@@ -272,8 +273,7 @@ class Hub:
         conversation, language = await self._language_of(message, conversation)
         max_len = self.config.store.transcript_max
         if not (redelivered and await self._in_transcript(conversation.id, message.message_id)):
-            entry = TranscriptEntry.inbound(message, language)
-            await self.store.append(conversation.id, entry, max_len, self.config.privacy.retention_s)
+            await self._transcribe(conversation.id, TranscriptEntry.inbound(message, language))
         settled = await edits.settle(self.store, conversation, message, max_len)
         if settled is not None:  # an edit of a message already answered: recorded only
             self.metrics.child(self.metrics.decisions, settled.stage).inc()
@@ -406,9 +406,7 @@ class Hub:
             redelivered and await self._in_transcript(conversation_id, message.message_id)
         ):
             entry = TranscriptEntry.outbound(message, stage=delivery.stage, reason=delivery.reason)
-            await self.store.append(
-                conversation_id, entry, self.config.store.transcript_max, self.config.privacy.retention_s
-            )
+            await self._transcribe(conversation_id, entry)
         adapter = self.adapters.get(message.channel)
         if adapter is None:
             logger.warning("no adapter for channel %s; message kept in transcript", message.channel)
@@ -423,6 +421,18 @@ class Hub:
             return False
         self.metrics.child(self.metrics.messages_out, message.channel, message.sender).inc()
         return True
+
+    async def _transcribe(self, conversation_id: str, entry: TranscriptEntry) -> None:
+        """Append to the transcript (masked with ``[privacy] mask_transcripts``); the
+        conversation index shows a masked preview either way."""
+        privacy = self.config.privacy
+        shown = masked_preview(entry.text)
+        if privacy.mask_transcripts:
+            entry = masked_entry(entry)
+        await self.store.append(
+            conversation_id, entry, self.config.store.transcript_max, privacy.retention_s,
+            preview=shown,
+        )
 
     async def _in_transcript(self, conversation_id: str, entry_id: str) -> bool:
         """Did an earlier delivery of this entry already write ``entry_id``? (redeliveries only)"""

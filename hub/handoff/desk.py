@@ -226,6 +226,7 @@ class HandoffDesk:
             previous = escalation.agent_name
             escalation = escalation.evolve(status="claimed", agent_id=agent.id, agent_name=agent.name)
             await self._save(escalation)
+            await self.store.set_conversation_status(conversation_id, "agent")  # the index
         took = f" (taking over from {previous})" if previous else ""
         await self._notice(escalation, f"Claimed by {agent.name}{took}.")
         await self._refresh(escalation)

@@ -13,9 +13,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from feedback.rating import Rating, RatingKind
 from hub.conversation import Conversation, TranscriptEntry
+from hub.inbox import AuditRecord, ConversationSummary, SummaryStatus
 
-__all__ = ["RateLimit", "Store"]
+__all__ = ["AUDIT_KEPT", "RATINGS_KEPT", "RateLimit", "Store"]
+
+RATINGS_KEPT = 10_000  # recent_ratings reaches this far back (per conversation: all)
+AUDIT_KEPT = 10_000  # the audit log keeps this many records
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,16 +63,87 @@ class Store(Protocol):
 
     # -- transcripts -----------------------------------------------------------
     async def append(
-        self, conversation_id: str, entry: TranscriptEntry, max_len: int, ttl_s: float | None = None
+        self,
+        conversation_id: str,
+        entry: TranscriptEntry,
+        max_len: int,
+        ttl_s: float | None = None,
+        *,
+        preview: str | None = None,
     ) -> None:
         """Append to a transcript, keeping only the newest ``max_len`` entries; with
-        ``ttl_s``, the whole transcript is forgotten ``ttl_s`` after its newest entry."""
+        ``ttl_s``, the whole transcript is forgotten ``ttl_s`` after its newest entry.
+
+        A saved conversation's summary counts the entry, and shows ``preview``
+        (the entry's text when None) as its ``last_text``, in the same write."""
         ...
 
     async def transcript(
         self, conversation_id: str, limit: int | None = None
     ) -> list[TranscriptEntry]:
         """Oldest first; with ``limit``, only the newest ``limit`` entries."""
+        ...
+
+    # -- the conversation index (hub/inbox.py) ---------------------------------
+    async def conversation_summary(self, conversation_id: str) -> ConversationSummary | None: ...
+
+    async def list_conversations(
+        self,
+        *,
+        channel: str | None = None,
+        status: str | None = None,
+        tag: str | None = None,
+        rating: int | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        limit: int = 50,
+        before: float | None = None,
+    ) -> list[ConversationSummary]:
+        """Newest ``last_at`` first; ``since``/``until`` bound ``last_at`` (inclusive),
+        ``before`` pages on (rows with ``last_at`` strictly older)."""
+        ...
+
+    async def set_conversation_status(self, conversation_id: str, status: SummaryStatus) -> None:
+        """Set the summary's status only (``agent`` when an agent claims)."""
+        ...
+
+    async def customer_conversations(self, channel: str, user: str) -> list[str]:
+        """Ids of every stored conversation of one customer (channel + user id)."""
+        ...
+
+    async def forget_conversation(self, conversation_id: str) -> bool:
+        """Delete everything kept for one conversation: the conversation (and its
+        address, if still current), transcript, summary, ratings, escalation, flow
+        state and cost. True if there was a conversation or a summary."""
+        ...
+
+    async def expire_conversations(self, older_than: float) -> list[str]:
+        """Forget every conversation whose ``last_at`` is older than ``older_than``
+        (epoch seconds); the ids forgotten."""
+        ...
+
+    # -- ratings (feedback/) -----------------------------------------------------
+    async def add_rating(self, rating: Rating) -> None:
+        """Keep a rating; the conversation's summary shows it (``rating`` or ``csat``)."""
+        ...
+
+    async def ratings(self, conversation_id: str) -> list[Rating]:
+        """A conversation's ratings, oldest first."""
+        ...
+
+    async def recent_ratings(
+        self, *, kind: RatingKind | None = None, value: int | None = None, limit: int = 100
+    ) -> list[Rating]:
+        """The newest ratings first, across conversations (the newest RATINGS_KEPT)."""
+        ...
+
+    # -- the operators' audit log ----------------------------------------------
+    async def audit(self, actor: str, action: str, detail: str = "") -> AuditRecord:
+        """Record that ``actor`` did ``action`` (on ``detail``), now."""
+        ...
+
+    async def audit_log(self, limit: int = 100) -> list[AuditRecord]:
+        """Newest first (the newest AUDIT_KEPT are kept)."""
         ...
 
     # -- generic JSON key-value, counters and sets -----------------------------

@@ -30,6 +30,31 @@ class Keys:
     def transcript(self, conversation_id: str) -> str:
         return f"{self.prefix}:tx:{conversation_id}"
 
+    # -- the conversation index, ratings and audit log (hub/inbox.py, feedback/) -------
+    def summary(self, conversation_id: str) -> str:
+        """Hash: a conversation's ConversationSummary fields."""
+        return f"{self.prefix}:sum:{conversation_id}"
+
+    def inbox(self) -> str:
+        """Sorted set: conversation id -> last_at (the console's list, newest first)."""
+        return f"{self.prefix}:inbox"
+
+    def customer(self, channel: str, user: str) -> str:
+        """Set: the ids of one customer's conversations (privacy export and forget)."""
+        return f"{self.prefix}:cust:{channel}:{user}"
+
+    def ratings(self, conversation_id: str) -> str:
+        """List: a conversation's ratings as JSON, oldest first."""
+        return f"{self.prefix}:ratings:{conversation_id}"
+
+    def recent_ratings(self) -> str:
+        """List: every conversation's ratings as JSON, newest first, trimmed."""
+        return f"{self.prefix}:ratings"
+
+    def audit(self) -> str:
+        """List: the operators' audit log as JSON, newest first, trimmed."""
+        return f"{self.prefix}:audit"
+
     def kv(self, key: str) -> str:
         return f"{self.prefix}:kv:{key}"
 
@@ -119,6 +144,28 @@ class Keys:
     def open_escalations() -> str:
         """Set of the conversation ids with an open escalation (the reminder loop walks it)."""
         return "handoff:open"
+
+    @staticmethod
+    def conversation_kv(conversation_id: str) -> tuple[str, ...]:
+        """The key-value names that belong to one conversation (forgotten with it;
+        the escalation's board thread is read from the escalation itself)."""
+        return (
+            Keys.flow_state(conversation_id),
+            Keys.escalation(conversation_id),
+            Keys.llm_cost_conversation(conversation_id),
+            Keys.api_webhook(conversation_id),
+            Keys.rating_prompt(conversation_id),
+        )
+
+    @staticmethod
+    def rating_prompt(conversation_id: str) -> str:
+        """Which bot reply of a conversation offers rating buttons now (feedback/)."""
+        return f"feedback:prompt:{conversation_id}"
+
+    @staticmethod
+    def experiment_counter(experiment: str, variant: str, counter: str) -> str:
+        """Float counter of one experiment variant (experiments/): conversations, ..."""
+        return f"experiment:{experiment}:{variant}:{counter}"
 
     @staticmethod
     def telegram_offset() -> str:

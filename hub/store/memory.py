@@ -14,10 +14,14 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import replace
+from itertools import islice
 from typing import Any
 
+from feedback.rating import Rating, RatingKind
 from hub.conversation import Conversation, TranscriptEntry
-from hub.store.base import RateLimit
+from hub.inbox import AuditRecord, ConversationSummary, SummaryStatus, preview
+from hub.store.base import AUDIT_KEPT, RATINGS_KEPT, RateLimit
+from hub.store.keys import Keys
 
 __all__ = ["MemoryStore"]
 
@@ -37,6 +41,11 @@ class MemoryStore:
         self._transcript_expiry: dict[str, float] = {}
         self._buckets: dict[str, tuple[float, float, float]] = {}  # (tokens, at, refill_s)
         self._takes = 0
+        self._summaries: dict[str, ConversationSummary] = {}
+        self._customers: dict[tuple[str, str], set[str]] = {}
+        self._ratings: dict[str, list[Rating]] = {}
+        self._recent_ratings: deque[Rating] = deque(maxlen=RATINGS_KEPT)
+        self._audit: deque[AuditRecord] = deque(maxlen=AUDIT_KEPT)
 
     # -- expiry ------------------------------------------------------------------
     def _purge(self) -> None:
@@ -83,6 +92,24 @@ class MemoryStore:
         data = json.loads(json.dumps(conversation.data))  # JSON only, and never shared
         self._conversations[conversation.id] = replace(conversation, data=data)
         self._addresses[conversation.address] = conversation.id
+        self._index(conversation)
+
+    def _index(self, conversation: Conversation) -> None:
+        current = self._summaries.get(conversation.id)
+        fresh = ConversationSummary.of(conversation, current.status if current else None)
+        if current is not None:
+            fresh = replace(
+                fresh,
+                last_at=current.last_at,
+                messages=current.messages,
+                last_text=current.last_text,
+                rating=current.rating,
+                csat=current.csat,
+                language=fresh.language or current.language,
+            )
+        self._summaries[conversation.id] = fresh
+        key = (conversation.channel, conversation.user_id)
+        self._customers.setdefault(key, set()).add(conversation.id)
 
     # -- transcripts -------------------------------------------------------------
     def _live_transcript(self, conversation_id: str) -> deque[TranscriptEntry] | None:
@@ -93,8 +120,15 @@ class MemoryStore:
         return self._transcripts.get(conversation_id)
 
     async def append(
-        self, conversation_id: str, entry: TranscriptEntry, max_len: int, ttl_s: float | None = None
+        self,
+        conversation_id: str,
+        entry: TranscriptEntry,
+        max_len: int,
+        ttl_s: float | None = None,
+        *,
+        preview: str | None = None,
     ) -> None:
+        self._count(conversation_id, entry, preview)
         lines = self._live_transcript(conversation_id)
         if ttl_s is None:
             self._transcript_expiry.pop(conversation_id, None)
@@ -112,6 +146,119 @@ class MemoryStore:
         if limit is not None:
             lines = lines[-limit:] if limit > 0 else []
         return lines
+
+    def _count(self, conversation_id: str, entry: TranscriptEntry, text: str | None) -> None:
+        current = self._summaries.get(conversation_id)
+        if current is None:
+            return
+        self._summaries[conversation_id] = replace(
+            current,
+            messages=current.messages + 1,
+            last_at=max(current.last_at, entry.timestamp),
+            last_text=preview(entry.text if text is None else text),
+            language=entry.language or current.language,
+        )
+
+    # -- the conversation index --------------------------------------------------
+    async def conversation_summary(self, conversation_id: str) -> ConversationSummary | None:
+        return self._summaries.get(conversation_id)
+
+    async def list_conversations(
+        self,
+        *,
+        channel: str | None = None,
+        status: str | None = None,
+        tag: str | None = None,
+        rating: int | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        limit: int = 50,
+        before: float | None = None,
+    ) -> list[ConversationSummary]:
+        newest = sorted(self._summaries.values(), key=lambda s: s.last_at, reverse=True)
+        found = []
+        for summary in newest:
+            if len(found) >= limit:
+                break
+            if (
+                (since is not None and summary.last_at < since)
+                or (until is not None and summary.last_at > until)
+                or (before is not None and summary.last_at >= before)
+            ):
+                continue
+            if summary.matches(channel=channel, status=status, tag=tag, rating=rating):
+                found.append(summary)
+        return found
+
+    async def set_conversation_status(self, conversation_id: str, status: SummaryStatus) -> None:
+        current = self._summaries.get(conversation_id)
+        if current is not None:
+            self._summaries[conversation_id] = replace(current, status=status)
+
+    async def customer_conversations(self, channel: str, user: str) -> list[str]:
+        return sorted(self._customers.get((channel, user), ()))
+
+    async def forget_conversation(self, conversation_id: str) -> bool:
+        conversation = self._conversations.pop(conversation_id, None)
+        summary = self._summaries.pop(conversation_id, None)
+        for where in (conversation, summary):
+            if where is not None and self._addresses.get(where.address) == conversation_id:
+                del self._addresses[where.address]
+            if where is not None:
+                user = where.user_id if isinstance(where, Conversation) else where.user
+                self._customers.get((where.channel, user), set()).discard(conversation_id)
+        self._transcripts.pop(conversation_id, None)
+        self._transcript_expiry.pop(conversation_id, None)
+        gone = self._ratings.pop(conversation_id, [])
+        if gone:
+            kept = [r for r in self._recent_ratings if r.conversation_id != conversation_id]
+            self._recent_ratings = deque(kept, maxlen=RATINGS_KEPT)
+        await self._forget_escalation(conversation_id)
+        for key in Keys.conversation_kv(conversation_id):
+            await self.delete(key)
+        return conversation is not None or summary is not None
+
+    async def _forget_escalation(self, conversation_id: str) -> None:
+        escalation = await self.get(Keys.escalation(conversation_id)) or {}
+        if escalation.get("board_channel") and escalation.get("thread"):
+            await self.delete(Keys.escalation_thread(escalation["board_channel"], escalation["thread"]))
+        await self.remove_member(Keys.open_escalations(), conversation_id)
+
+    async def expire_conversations(self, older_than: float) -> list[str]:
+        old = [s.id for s in self._summaries.values() if s.last_at < older_than]
+        for conversation_id in old:
+            await self.forget_conversation(conversation_id)
+        return old
+
+    # -- ratings -------------------------------------------------------------------
+    async def add_rating(self, rating: Rating) -> None:
+        self._ratings.setdefault(rating.conversation_id, []).append(rating)
+        self._recent_ratings.appendleft(rating)
+        current = self._summaries.get(rating.conversation_id)
+        if current is not None:
+            field = "rating" if rating.kind == "thumbs" else "csat"
+            self._summaries[rating.conversation_id] = replace(current, **{field: rating.value})
+
+    async def ratings(self, conversation_id: str) -> list[Rating]:
+        return list(self._ratings.get(conversation_id, ()))
+
+    async def recent_ratings(
+        self, *, kind: RatingKind | None = None, value: int | None = None, limit: int = 100
+    ) -> list[Rating]:
+        found = (
+            r for r in self._recent_ratings
+            if (kind is None or r.kind == kind) and (value is None or r.value == value)
+        )
+        return list(islice(found, max(0, limit)))
+
+    # -- audit log -----------------------------------------------------------------
+    async def audit(self, actor: str, action: str, detail: str = "") -> AuditRecord:
+        record = AuditRecord(actor=actor, action=action, detail=detail)
+        self._audit.appendleft(record)
+        return record
+
+    async def audit_log(self, limit: int = 100) -> list[AuditRecord]:
+        return list(islice(self._audit, max(0, limit)))
 
     # -- key-value ---------------------------------------------------------------
     async def get(self, key: str) -> Any | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -12,9 +13,12 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from feedback.rating import Rating, RatingKind
 from hub.conversation import Conversation, TranscriptEntry
 from hub.errors import StoreError, StoreUnavailable
-from hub.store.base import RateLimit
+from hub.inbox import AuditRecord, ConversationSummary, SummaryStatus, summary_status
+from hub.inbox import preview as preview_of
+from hub.store.base import AUDIT_KEPT, RATINGS_KEPT, RateLimit
 from hub.store.keys import Keys
 from hub.store.pipelining import AutoPipelinedRedis
 
@@ -32,13 +36,84 @@ async def redis_errors(operation: str) -> AsyncIterator[None]:
         raise StoreError(f"redis error during {operation}: {exc}") from exc
 
 
-# KEYS: transcript.  ARGV: entry JSON, max length, TTL in ms (0: none).  One command,
-# so it pipelines.
+# KEYS: transcript, summary, inbox.  ARGV: entry JSON, max length, TTL in ms (0: none),
+# preview, timestamp, language ('' : unknown), conversation id.  One command, so it
+# pipelines; a saved conversation's summary counts the entry in the same command.
 _APPEND = """
 redis.call('RPUSH', KEYS[1], ARGV[1])
 redis.call('LTRIM', KEYS[1], -tonumber(ARGV[2]), -1)
 local ttl = tonumber(ARGV[3])
 if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) else redis.call('PERSIST', KEYS[1]) end
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  redis.call('HINCRBY', KEYS[2], 'messages', 1)
+  redis.call('HSET', KEYS[2], 'last_text', ARGV[4])
+  if ARGV[6] ~= '' then redis.call('HSET', KEYS[2], 'language', ARGV[6]) end
+  local at = tonumber(ARGV[5])
+  if at > (tonumber(redis.call('HGET', KEYS[2], 'last_at')) or 0) then
+    redis.call('HSET', KEYS[2], 'last_at', ARGV[5])
+    redis.call('ZADD', KEYS[3], at, ARGV[7])
+  end
+end
+"""
+
+# KEYS: conversation, address, summary, inbox, customer.  ARGV: conversation JSON, id,
+# created_at, summary status, then summary field/value pairs.  The conversation, and
+# its summary's identity (a claimed hand-off stays 'agent'; an unknown language ('')
+# keeps the one the transcript saw).
+_SAVE = """
+redis.call('MSET', KEYS[1], ARGV[1], KEYS[2], ARGV[2])
+local status = ARGV[4]
+if status == 'waiting' and redis.call('HGET', KEYS[3], 'status') == 'agent' then
+  status = 'agent'
+end
+local fields = {'status', status}
+for i = 5, #ARGV, 2 do
+  if not (ARGV[i] == 'language' and ARGV[i + 1] == '') then
+    fields[#fields + 1] = ARGV[i]
+    fields[#fields + 1] = ARGV[i + 1]
+  end
+end
+redis.call('HSET', KEYS[3], unpack(fields))
+redis.call('HSETNX', KEYS[3], 'last_at', ARGV[3])
+redis.call('ZADD', KEYS[4], 'NX', ARGV[3], ARGV[2])
+redis.call('SADD', KEYS[5], ARGV[2])
+"""
+
+# KEYS: summary.  ARGV: field, value.  Only for a conversation that has a summary.
+_SET_IF_SUMMARY = """
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+"""
+
+# KEYS: conversation's ratings, recent ratings, summary.  ARGV: rating JSON, kept,
+# summary field, value.
+_ADD_RATING = """
+redis.call('RPUSH', KEYS[1], ARGV[1])
+redis.call('LPUSH', KEYS[2], ARGV[1])
+redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[2]) - 1)
+if redis.call('EXISTS', KEYS[3]) == 1 then redis.call('HSET', KEYS[3], ARGV[3], ARGV[4]) end
+"""
+
+# KEYS: list.  ARGV: JSON, kept.  Newest first, trimmed.
+_PUSH_TRIMMED = """
+redis.call('LPUSH', KEYS[1], ARGV[1])
+redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[2]) - 1)
+"""
+
+# KEYS: address, conversation's ratings, recent ratings, inbox, customer, open
+# escalations, then keys deleted outright.  ARGV: conversation id.  Returns how many
+# of the deleted keys existed.
+_FORGET = """
+for _, rating in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
+  redis.call('LREM', KEYS[3], 0, rating)
+end
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+redis.call('ZREM', KEYS[4], ARGV[1])
+redis.call('SREM', KEYS[5], ARGV[1])
+redis.call('SREM', KEYS[6], ARGV[1])
+redis.call('DEL', KEYS[2])
+local gone = 0
+for i = 7, #KEYS do gone = gone + redis.call('DEL', KEYS[i]) end
+return gone
 """
 
 # KEYS: token buckets.  ARGV: burst and rate of each, in turn.  A token from every
@@ -76,6 +151,13 @@ def _ms(ttl_s: float) -> int:
     return max(1, int(ttl_s * 1000))
 
 
+def _score_max(until: float | None, before: float | None) -> str:
+    """ZREVRANGEBYSCORE's upper bound: ``until`` inclusive, ``before`` exclusive."""
+    if before is not None and (until is None or before <= until):
+        return f"({before!r}"
+    return "+inf" if until is None else repr(until)
+
+
 class RedisStore:
     """The store on Redis. Pass in a ``redis.asyncio.Redis`` client."""
 
@@ -83,6 +165,11 @@ class RedisStore:
         self.redis = redis
         self.keys = keys or Keys()
         self._append = redis.register_script(_APPEND)
+        self._save = redis.register_script(_SAVE)
+        self._set_if_summary = redis.register_script(_SET_IF_SUMMARY)
+        self._add_rating = redis.register_script(_ADD_RATING)
+        self._push_trimmed = redis.register_script(_PUSH_TRIMMED)
+        self._forget = redis.register_script(_FORGET)
         self._conversation_at = redis.register_script(_CONVERSATION_AT)
         self._take_tokens = redis.register_script(_TAKE_TOKENS)
 
@@ -123,20 +210,47 @@ class RedisStore:
         return Conversation.from_json(json.loads(raw)) if raw else None
 
     async def save_conversation(self, conversation: Conversation) -> None:
+        summary = ConversationSummary.of(conversation)
+        keys = [
+            self.keys.conversation(conversation.id),
+            self.keys.address(conversation.address),
+            self.keys.summary(conversation.id),
+            self.keys.inbox(),
+            self.keys.customer(conversation.channel, conversation.user_id),
+        ]
+        args = [
+            json.dumps(conversation.to_json()),
+            conversation.id,
+            repr(conversation.created_at),
+            summary_status(conversation.status, None),
+        ]
+        args += [part for pair in summary.identity_fields().items() for part in pair]
         async with redis_errors("save_conversation"):
-            await self.redis.mset({  # atomic, and one command
-                self.keys.conversation(conversation.id): json.dumps(conversation.to_json()),
-                self.keys.address(conversation.address): conversation.id,
-            })
+            await self._save(keys=keys, args=args)  # atomic, and one command
 
     # -- transcripts -------------------------------------------------------------
     async def append(
-        self, conversation_id: str, entry: TranscriptEntry, max_len: int, ttl_s: float | None = None
+        self,
+        conversation_id: str,
+        entry: TranscriptEntry,
+        max_len: int,
+        ttl_s: float | None = None,
+        *,
+        preview: str | None = None,
     ) -> None:
-        key = self.keys.transcript(conversation_id)
+        keys = [
+            self.keys.transcript(conversation_id),
+            self.keys.summary(conversation_id),
+            self.keys.inbox(),
+        ]
         ttl_ms = _ms(ttl_s) if ttl_s else 0
+        shown = preview_of(entry.text if preview is None else preview)
+        args = [
+            json.dumps(entry.to_json()), max_len, ttl_ms, shown, repr(entry.timestamp),
+            entry.language or "", conversation_id,
+        ]
         async with redis_errors("append"):
-            await self._append(keys=[key], args=[json.dumps(entry.to_json()), max_len, ttl_ms])
+            await self._append(keys=keys, args=args)
 
     async def transcript(
         self, conversation_id: str, limit: int | None = None
@@ -147,6 +261,146 @@ class RedisStore:
         async with redis_errors("transcript"):
             lines = await self.redis.lrange(self.keys.transcript(conversation_id), start, -1)
         return [TranscriptEntry.from_json(json.loads(line)) for line in lines]
+
+    # -- the conversation index --------------------------------------------------
+    async def conversation_summary(self, conversation_id: str) -> ConversationSummary | None:
+        async with redis_errors("conversation_summary"):
+            fields = await self.redis.hgetall(self.keys.summary(conversation_id))
+        return ConversationSummary.from_fields(fields) if fields.get("id") else None
+
+    async def list_conversations(
+        self,
+        *,
+        channel: str | None = None,
+        status: str | None = None,
+        tag: str | None = None,
+        rating: int | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        limit: int = 50,
+        before: float | None = None,
+    ) -> list[ConversationSummary]:
+        found: list[ConversationSummary] = []
+        top = _score_max(until, before)
+        bottom = "-inf" if since is None else repr(since)
+        batch, offset = max(100, 2 * limit), 0
+        while len(found) < limit:
+            async with redis_errors("list_conversations"):
+                ids = await self.redis.zrevrangebyscore(
+                    self.keys.inbox(), top, bottom, start=offset, num=batch
+                )
+            offset += len(ids)
+            for summary in await self._summaries(ids):
+                if len(found) < limit and summary.matches(
+                    channel=channel, status=status, tag=tag, rating=rating
+                ):
+                    found.append(summary)
+            if len(ids) < batch:
+                break
+        return found
+
+    async def _summaries(self, ids: Sequence[str]) -> list[ConversationSummary]:
+        async with redis_errors("list_conversations"):  # one loop turn: one pipeline
+            rows = await asyncio.gather(*(self.redis.hgetall(self.keys.summary(i)) for i in ids))
+        return [ConversationSummary.from_fields(row) for row in rows if row.get("id")]
+
+    async def set_conversation_status(self, conversation_id: str, status: SummaryStatus) -> None:
+        async with redis_errors("set_conversation_status"):
+            await self._set_if_summary(
+                keys=[self.keys.summary(conversation_id)], args=["status", status]
+            )
+
+    async def customer_conversations(self, channel: str, user: str) -> list[str]:
+        async with redis_errors("customer_conversations"):
+            return sorted(await self.redis.smembers(self.keys.customer(channel, user)))
+
+    async def forget_conversation(self, conversation_id: str) -> bool:
+        conversation = await self.get_conversation(conversation_id)
+        summary = await self.conversation_summary(conversation_id)
+        where = conversation or summary
+        if where is None:
+            address, channel, user = "", "", ""
+        else:
+            address, channel = where.address, where.channel
+            user = conversation.user_id if conversation else summary.user  # type: ignore[union-attr]
+        escalation = await self.get(Keys.escalation(conversation_id)) or {}
+        doomed = [
+            self.keys.conversation(conversation_id),
+            self.keys.transcript(conversation_id),
+            self.keys.summary(conversation_id),
+            *(self.keys.kv(name) for name in Keys.conversation_kv(conversation_id)),
+        ]
+        if escalation.get("board_channel") and escalation.get("thread"):
+            thread = Keys.escalation_thread(escalation["board_channel"], escalation["thread"])
+            doomed.append(self.keys.kv(thread))
+        keys = [
+            self.keys.address(address),
+            self.keys.ratings(conversation_id),
+            self.keys.recent_ratings(),
+            self.keys.inbox(),
+            self.keys.customer(channel, user),
+            self.keys.kv(Keys.open_escalations()),
+            *doomed,
+        ]
+        async with redis_errors("forget_conversation"):
+            await self._forget(keys=keys, args=[conversation_id])
+        return where is not None
+
+    async def expire_conversations(self, older_than: float) -> list[str]:
+        async with redis_errors("expire_conversations"):
+            old = await self.redis.zrangebyscore(self.keys.inbox(), "-inf", f"({older_than!r}")
+        for conversation_id in old:
+            await self.forget_conversation(conversation_id)
+        return list(old)
+
+    # -- ratings -------------------------------------------------------------------
+    async def add_rating(self, rating: Rating) -> None:
+        keys = [
+            self.keys.ratings(rating.conversation_id),
+            self.keys.recent_ratings(),
+            self.keys.summary(rating.conversation_id),
+        ]
+        field = "rating" if rating.kind == "thumbs" else "csat"
+        args = [json.dumps(rating.to_json()), RATINGS_KEPT, field, rating.value]
+        async with redis_errors("add_rating"):
+            await self._add_rating(keys=keys, args=args)
+
+    async def ratings(self, conversation_id: str) -> list[Rating]:
+        async with redis_errors("ratings"):
+            rows = await self.redis.lrange(self.keys.ratings(conversation_id), 0, -1)
+        return [Rating.from_json(json.loads(row)) for row in rows]
+
+    async def recent_ratings(
+        self, *, kind: RatingKind | None = None, value: int | None = None, limit: int = 100
+    ) -> list[Rating]:
+        found: list[Rating] = []
+        step, start = max(100, limit), 0
+        while len(found) < limit:
+            async with redis_errors("recent_ratings"):
+                rows = await self.redis.lrange(self.keys.recent_ratings(), start, start + step - 1)
+            start += step
+            for rating in (Rating.from_json(json.loads(row)) for row in rows):
+                if (kind is None or rating.kind == kind) and (value is None or rating.value == value):
+                    found.append(rating)
+            if len(rows) < step:
+                break
+        return found[: max(0, limit)]
+
+    # -- audit log -----------------------------------------------------------------
+    async def audit(self, actor: str, action: str, detail: str = "") -> AuditRecord:
+        record = AuditRecord(actor=actor, action=action, detail=detail)
+        async with redis_errors("audit"):
+            await self._push_trimmed(
+                keys=[self.keys.audit()], args=[json.dumps(record.to_json()), AUDIT_KEPT]
+            )
+        return record
+
+    async def audit_log(self, limit: int = 100) -> list[AuditRecord]:
+        if limit <= 0:
+            return []
+        async with redis_errors("audit_log"):
+            rows = await self.redis.lrange(self.keys.audit(), 0, limit - 1)
+        return [AuditRecord.from_json(json.loads(row)) for row in rows]
 
     # -- key-value ---------------------------------------------------------------
     async def get(self, key: str) -> Any | None:

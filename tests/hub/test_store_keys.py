@@ -16,7 +16,7 @@ from pathlib import Path
 from hub.store import Keys
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("hub", "adapters", "providers", "kb", "flows", "routing")
+PACKAGES = ("hub", "adapters", "providers", "kb", "flows", "routing", "feedback", "experiments", "privacy")
 ALLOWED = "hub.store"  # the one package that builds keys
 KV_METHODS = {
     "get", "set", "delete", "incr", "add_member", "remove_member", "members", "claim", "release",
