@@ -49,7 +49,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         config = config.model_copy(
             update={"server": config.server.model_copy(update={"port": args.port})}
         )
-    setup_logging(config.log.level)
+    setup_logging(config.log.level, config.log.format)
     if args.workers > 1:
         return _run_workers(args, config)
     try:

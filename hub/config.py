@@ -103,7 +103,10 @@ class ClusterConfig(Section):
 
 
 class LogConfig(Section):
+    """``format``: "text" (one readable line) or "json" (one JSON object a line)."""
+
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = "text"
 
 
 class ButtonConfig(Section):

@@ -353,9 +353,12 @@ class Hub:
         handler: Handler = self.chain
         for middleware in reversed(self.middleware):
             handler = _bind(middleware, handler)
+        started = time.perf_counter()
         decision = await handler(turn)
         self.metrics.child(self.metrics.decisions, decision.stage).inc()
-        logger.info("decision %s: %s", decision.stage, decision.reason)
+        latency_ms = round((time.perf_counter() - started) * 1000, 1)
+        logger.info("decision %s: %s", decision.stage, decision.reason,
+                    extra={"stage": decision.stage, "latency_ms": latency_ms})
         return decision
 
     async def record(self, turn: Turn, decision: Decision) -> None:

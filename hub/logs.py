@@ -1,16 +1,29 @@
-"""Logging setup: every record carries the conversation it belongs to."""
+"""Logging setup: every record carries the conversation it belongs to.
+
+Two formats (``[log] format``): ``text``, one readable line, and ``json``, one
+JSON object a line for a log shipper (time, level, logger, message, and when
+known the conversation's hashed address, its channel, the stage and the
+latency). Both see the same scrubbed message.
+"""
 
 from __future__ import annotations
 
 import contextvars
 import hashlib
+import json
 import logging
+import time
 from collections.abc import Callable
+from typing import IO, Any
 
-__all__ = ["LIBRARY_LOGGERS", "add_scrubber", "conversation_scope", "log_address",
-           "setup_logging", "tame_library_loggers"]
+__all__ = ["LIBRARY_LOGGERS", "JsonFormatter", "add_scrubber", "conversation_scope",
+           "log_address", "log_handler", "setup_logging", "stage_scope", "tame_library_loggers"]
 
-_conversation: contextvars.ContextVar[str] = contextvars.ContextVar("conversation", default="-")
+_NOWHERE = ("-", "")
+_conversation: contextvars.ContextVar[tuple[str, str]] = contextvars.ContextVar(
+    "conversation", default=_NOWHERE
+)
+_stage: contextvars.ContextVar[str] = contextvars.ContextVar("stage", default="")
 _scrubbers: list[Callable[[str], str]] = []
 
 FORMAT = "%(asctime)s %(levelname)-7s %(name)s [%(conversation)s] %(message)s"
@@ -34,16 +47,32 @@ class conversation_scope:  # noqa: N801 - used like a function, as contextlib's 
     generator-based context manager costs several times more.
     """
 
-    __slots__ = ("_id", "_token")
+    __slots__ = ("_where", "_token")
 
     def __init__(self, address: str) -> None:
-        self._id = log_address(address)
+        hashed = log_address(address)
+        self._where = (hashed, hashed.partition(":")[0])
 
     def __enter__(self) -> None:
-        self._token = _conversation.set(self._id)
+        self._token = _conversation.set(self._where)
 
     def __exit__(self, *exc_info: object) -> None:
         _conversation.reset(self._token)
+
+
+class stage_scope:  # noqa: N801 - used like a function, as contextlib's are
+    """Tag log records emitted inside the block with the stage that runs."""
+
+    __slots__ = ("_name", "_token")
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __enter__(self) -> None:
+        self._token = _stage.set(self._name)
+
+    def __exit__(self, *exc_info: object) -> None:
+        _stage.reset(self._token)
 
 
 def add_scrubber(scrub: Callable[[str], str]) -> None:
@@ -71,10 +100,49 @@ def _scrub_record(record: logging.LogRecord) -> None:
 
 
 class _ContextFilter(logging.Filter):
+    """Stamp the record with where it happened (a caller's ``extra`` wins), then scrub."""
+
     def filter(self, record: logging.LogRecord) -> bool:
-        record.conversation = _conversation.get()
+        record.conversation, channel = _conversation.get()
+        if channel and not hasattr(record, "channel"):
+            record.channel = channel
+        stage = _stage.get()
+        if stage and not hasattr(record, "stage"):
+            record.stage = stage
         _scrub_record(record)
         return True
+
+
+# What a JSON line carries besides time, level, logger and message, when the record has it.
+_CONTEXT_FIELDS = ("conversation", "channel", "stage", "latency_ms")
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line: ``time`` (UTC, ISO 8601, ms), ``level``, ``logger``,
+    ``message``, then whichever of ``conversation`` (hashed, as :func:`log_address`),
+    ``channel``, ``stage``, ``latency_ms`` and ``exception`` are known."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": _iso_time(record.created),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for name in _CONTEXT_FIELDS:
+            value = getattr(record, name, None)
+            if value not in (None, "", "-"):
+                line[name] = value
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            line["exception"] = record.exc_text
+        return json.dumps(line, ensure_ascii=False, default=str)
+
+
+def _iso_time(created: float) -> str:
+    seconds = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created))
+    return f"{seconds}.{int(created % 1 * 1000):03d}Z"
 
 
 class _ScrubFilter(logging.Filter):
@@ -114,11 +182,18 @@ def tame_library_loggers() -> None:
         library.propagate = True
 
 
-def setup_logging(level: str = "INFO") -> None:
-    """Configure the root logger; called only by the CLI entry point."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter(FORMAT))
+def log_handler(fmt: str = "text", stream: IO[str] | None = None) -> logging.Handler:
+    """A handler writing ``fmt`` ("text" or "json") lines, scrubbed and tagged with the
+    conversation, to ``stream`` (stderr by default)."""
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(FORMAT))
     handler.addFilter(_ContextFilter())
+    return handler
+
+
+def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
+    """Configure the root logger (``fmt``: "text" or "json"); called only by the CLI."""
+    handler = log_handler(fmt)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from hub.config import Config
 from hub.conversation import Conversation, TranscriptEntry
 from hub.envelope import Button, InboundMessage
+from hub.logs import stage_scope
 
 __all__ = ["Candidate", "Decision", "HandoffRequest", "Stage", "StageChain", "Turn"]
 
@@ -146,7 +147,8 @@ class StageChain:
 
     async def __call__(self, turn: Turn) -> Decision:
         for stage in self.stages:
-            decision = await stage(turn)
+            with stage_scope(stage.name):
+                decision = await stage(turn)
             if decision is not None:
                 return decision
         messages = turn.config.messages
