@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: run test bench check lint clean browser
+.PHONY: run test bench check lint clean browser promtool image-test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,26 @@ browser:
 	  echo "installing Debian's chromium for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-test: $(VENV)/.installed-dev browser
+# Debian's promtool for tests/deploy (`promtool check rules`): only the binary, taken
+# out of the `prometheus` package into the virtualenv, so no Prometheus service is
+# installed or started on the machine.
+promtool: $(BIN)/promtool
+$(BIN)/promtool: | $(BIN)/python
+	@echo "installing Debian's promtool for the alert-rule tests"
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	  (cd "$$tmp" && apt-get download -qq prometheus 2>/dev/null || \
+	    { apt-get update -qq && apt-get download -qq prometheus; }); \
+	  dpkg-deb --fsys-tarfile "$$tmp"/prometheus_*.deb | tar -x -C "$$tmp" ./usr/bin/promtool; \
+	  install -m 0755 "$$tmp/usr/bin/promtool" $@
+
+test: $(VENV)/.installed-dev browser promtool
 	$(BIN)/pytest -q
+
+# Builds the image on a local Debian base, runs the stack (host network), sends
+# webchat messages through the proxy, kills a hub, tears down. Needs root and
+# Debian's docker.io; not part of `make test`. See docs/deploy.md.
+image-test:
+	bash deploy/test/image-test.sh
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.webchat_load --clients 200 --messages 50

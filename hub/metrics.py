@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
@@ -51,6 +58,17 @@ class Metrics:
         self.llm_tokens = Counter(
             "switchboard_llm_tokens", "LLM tokens", ["tier", "model", "kind"], registry=r
         )
+        self.llm_spent_today = Gauge(
+            "switchboard_llm_spent_today_usd",
+            "LLM spend today (UTC) of every process on the store, as this process last read it",
+            registry=r,
+        )
+        self.llm_daily_budget = Gauge(
+            "switchboard_llm_daily_budget_usd", "[llm] daily_budget_usd (0: no daily limit)",
+            registry=r,
+        )
+        # process_cpu_seconds_total, process_resident_memory_bytes, open fds (Linux /proc)
+        ProcessCollector(registry=r)
         self._ingress(r)
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
 

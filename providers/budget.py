@@ -90,16 +90,19 @@ class Ledger:
         day = today()
         await self.store.incr(Keys.llm_cost_conversation(conversation_id), cost, CONVERSATION_TTL_S)
         await self.store.incr(Keys.llm_cost_tier(tier, day), cost, TIER_TTL_S)
-        await self.store.incr(Keys.llm_cost_day(day), cost, DAY_TTL_S)
+        spent = await self.store.incr(Keys.llm_cost_day(day), cost, DAY_TTL_S)
+        self.metrics.llm_spent_today.set(spent)
         self.metrics.llm_cost.labels(tier, model).inc(cost)
         self.metrics.llm_tokens.labels(tier, model, "in").inc(tokens[0])
         self.metrics.llm_tokens.labels(tier, model, "out").inc(tokens[1])
 
     async def daily_state(self, config: LLMConfig) -> str:
         """"ok", "near" (move down a tier) or "spent" (no LLM until tomorrow)."""
+        self.metrics.llm_daily_budget.set(config.daily_budget_usd)
         if config.daily_budget_usd <= 0:
             return "ok"
         spent = await self.spent_today()
+        self.metrics.llm_spent_today.set(spent)
         if spent >= config.daily_budget_usd:
             return "spent"
         if spent >= config.daily_budget_usd * config.near_budget_ratio:
