@@ -1,4 +1,8 @@
-"""What one litellm call costs in CPU, by path, against the fake provider (no delay).
+"""What one provider call costs in CPU, by path, against the fake provider (no delay).
+
+litellm's own paths, the openai SDK alone, and the hub's ``TierRouter`` on its
+litellm path (``fast_path = false``) and its direct path (the default for
+OpenAI-compatible deployments).
 
 Each variant makes 60 calls per round, 3 rounds alternating between variants;
 the figure is the median of the rounds of this process's CPU (``process_time``)
@@ -25,7 +29,8 @@ MESSAGES = [
     {"role": "system", "content": "You are a helpful support assistant. " * 30},
     {"role": "user", "content": "<customer_message>\nwhen are you open?\n</customer_message>"},
 ]
-VARIANTS = ("router", "router, shared session, no-log", "acompletion, client", "openai SDK")
+VARIANTS = ("router", "router, shared session, no-log", "acompletion, client", "openai SDK",
+            "TierRouter, litellm path", "TierRouter, direct path")
 
 
 async def call(kind: str, stream: bool, env: dict[str, Any]) -> None:
@@ -42,12 +47,34 @@ async def call(kind: str, stream: bool, env: dict[str, Any]) -> None:
         reply = await env["litellm"].acompletion(
             model="openai/gpt-4o-mini", messages=MESSAGES, timeout=10, stream=stream,
             client=env["client"], **quiet, **extra)
+    elif kind.startswith("TierRouter"):
+        router = env["direct" if kind.endswith("direct path") else "served"]
+        sink = _discard if stream else None
+        await router.complete(router.tiers[0], MESSAGES, sink)
+        return
     else:
         reply = await env["client"].chat.completions.create(
             model="gpt-4o-mini", messages=MESSAGES, timeout=10, stream=stream, **extra)
     if stream:
         async for _ in reply:
             pass
+
+
+async def _discard(text: str) -> None:
+    pass
+
+
+def tier_router(base: str, fast_path: bool) -> Any:
+    """What the hub calls: providers.router.TierRouter on one OpenAI-compatible deployment."""
+    from hub.config import LLMConfig
+    from providers.router import TierRouter
+
+    os.environ["SB_BENCH_KEY"] = "sk-bench"
+    tier = {"name": "t", "models": [{"model": "openai/gpt-4o-mini", "api_base": base,
+                                     "api_key_env": "SB_BENCH_KEY"}]}
+    router = TierRouter(LLMConfig.model_validate({"fast_path": fast_path, "timeout_s": 10, "tiers": [tier]}))
+    router.open_session()
+    return router
 
 
 async def measure(base: str, calls: int, rounds: int) -> dict[tuple[str, bool], list[float]]:
@@ -62,6 +89,8 @@ async def measure(base: str, calls: int, rounds: int) -> dict[tuple[str, bool], 
         "router": litellm.Router(model_list=[{"model_name": "t", "litellm_params": deployment}]),
         "session": aiohttp.ClientSession(),
         "client": openai.AsyncOpenAI(api_key="sk-bench", base_url=base, max_retries=0),
+        "direct": tier_router(base, fast_path=True),
+        "served": tier_router(base, fast_path=False),
     }
     results: dict[tuple[str, bool], list[float]] = {}
     try:
@@ -77,6 +106,8 @@ async def measure(base: str, calls: int, rounds: int) -> dict[tuple[str, bool], 
                     results.setdefault((kind, stream), []).append(per_call * 1e6)
     finally:
         await env["session"].close()
+        await env["direct"].close()
+        await env["served"].close()
     return results
 
 

@@ -334,6 +334,7 @@ DEFAULT_SYSTEM_PROMPT = (
 
 class LLMConfig(Section):
     enabled: bool = True
+    fast_path: bool = True  # OpenAI-compatible deployments skip litellm's per-call machinery
     timeout_s: Annotated[float, Field(gt=0)] = 20.0
     first_token_timeout_s: Annotated[float, Field(gt=0)] = 8.0  # a streamed answer's first words
     daily_budget_usd: Annotated[float, Field(ge=0)] = 10.0

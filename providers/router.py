@@ -1,17 +1,25 @@
-"""The litellm Router built from ``[[llm.tiers]]``: one model group per tier.
+"""A tier's deployments, resolved once by litellm and called the cheapest way.
 
-Each tier's deployments share the group name (the tier name), so litellm
-balances and retries across them. Moving *between* tiers is ours (see
-:mod:`providers.stage`): litellm's fallbacks cannot tell a declined answer
-from a good one, and we want each failure named in the hand-off reason.
-Cooldowns are disabled for the same reason: a single-deployment tier put in
-cooldown by one 500 would refuse every question for a minute, and our own
-fallback already moves on to the next tier at once.
+Each ``[[llm.tiers]]`` entry lists deployments. When the tiers are built (in a
+thread, see :mod:`providers.warmup`), litellm resolves every deployment: its
+provider, model name, base URL and key. A deployment that resolves to plain
+OpenAI chat completions (``gpt-4o-mini``, ``openai/<model>`` with an
+``api_base``: OpenAI, vLLM, LM Studio, llama.cpp, Ollama's ``/v1``) is called
+with :class:`providers.wire.OpenAIWire`, a direct client, because litellm's
+per-call machinery costs 15-40 ms of CPU per answer (docs/bench.md). Every
+other provider (Anthropic, Azure, Ollama's native API, Bedrock, ...) is called
+through ``litellm.acompletion``. ``[llm] fast_path = false`` sends everything
+through litellm.
 
-Calls go through one pre-built aiohttp session per router (``shared_session``,
-litellm's documented way to reuse a client), whose pool is sized explicitly:
-as many connections as the tiers' ``max_concurrency`` add up to, since no more
-calls than that are ever in flight (:mod:`providers.gate`).
+Moving between the deployments of a tier is ours: calls rotate over them, and a
+failed call moves on to the next deployment, as long as no text of the answer
+has reached the customer yet. Moving *between* tiers is the stage's (see
+:mod:`providers.stage`): a declined answer is not a failure to retry, and we
+want each failure named in the hand-off reason.
+
+All calls go through one pre-built aiohttp session per router whose pool is
+sized explicitly: as many connections as the tiers' ``max_concurrency`` add up
+to, since no more calls than that are ever in flight (:mod:`providers.gate`).
 
 A deployment is usable when its key is present (``api_key_env`` names a set
 variable), or it has an ``api_base`` and no key variable (a keyless local
@@ -21,24 +29,30 @@ server such as Ollama), or litellm finds the provider's usual variable.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import os
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from hub.config import LLMConfig, LLMModelConfig, LLMTierConfig, secret
 from hub.logs import tame_library_loggers
 from providers.budget import Price, price_of
 from providers.errors import TierFailed
+from providers.wire import OpenAIWire, Reply, ToolCall, Usage
 
-__all__ = ["Completion", "TierRouter", "usable"]
+__all__ = ["Completion", "Deployment", "TierRouter", "usable"]
 
 logger = logging.getLogger(__name__)
 
 _WARM_UP = [{"role": "user", "content": "warm up"}]
 
 KEYLESS = "no-key"  # OpenAI-compatible local servers ignore the key but clients want one
+
+TextSink = Callable[[str], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +66,21 @@ class Completion:
     tokens_out: int
     cost_usd: float
     priced: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    """One model of a tier, as litellm resolved it; ``wire`` is set for the direct path."""
+
+    id: str  # "tier#index"
+    config: LLMModelConfig
+    price: Price
+    params: dict[str, Any] = field(hash=False)  # litellm.acompletion's model, api_key, api_base
+    wire: OpenAIWire | None = None
+
+    @property
+    def path(self) -> str:
+        return "direct" if self.wire is not None else "litellm"
 
 
 def _api_key(deployment: LLMModelConfig) -> str | None:
@@ -83,7 +112,7 @@ def usable(config: LLMConfig) -> tuple[list[LLMTierConfig], list[str]]:
     return tiers, notes
 
 
-def _deployment(tier: str, index: int, model: LLMModelConfig) -> dict[str, Any]:
+def _litellm_params(model: LLMModelConfig) -> dict[str, Any]:
     params: dict[str, Any] = {"model": model.model}
     key = _api_key(model)
     if key:
@@ -93,31 +122,42 @@ def _deployment(tier: str, index: int, model: LLMModelConfig) -> dict[str, Any]:
         if model.model.startswith("anthropic/"):
             base = base.removesuffix("/v1")  # litellm appends /v1/messages itself
         params["api_base"] = base
-    return {"model_name": tier, "litellm_params": params, "model_info": {"id": f"{tier}#{index}"}}
+    return params
+
+
+def _direct_wire(params: dict[str, Any]) -> OpenAIWire | None:
+    """A direct client if litellm resolves the deployment to plain OpenAI, else None."""
+    import litellm
+
+    name, provider, _, base = litellm.get_llm_provider(
+        model=params["model"], api_base=params.get("api_base")
+    )
+    if provider != "openai":
+        return None
+    # the same fallbacks litellm's OpenAI handler uses when the config names none
+    base = base or os.environ.get("OPENAI_BASE_URL") or os.environ.get("OPENAI_API_BASE")
+    key = params.get("api_key") or os.environ.get("OPENAI_API_KEY")
+    return OpenAIWire(model=name, api_base=base, api_key=key)
+
+
+def _deployment(tier: str, index: int, model: LLMModelConfig, fast_path: bool) -> Deployment:
+    params = _litellm_params(model)
+    wire = _direct_wire(params) if fast_path else None
+    return Deployment(f"{tier}#{index}", model, price_of(model), params, wire)
 
 
 class TierRouter:
     """Ask one tier a question; raise :class:`TierFailed` when it cannot answer."""
 
     def __init__(self, config: LLMConfig) -> None:
-        import litellm
-
         tame_library_loggers()  # litellm attached its own handlers on import: ours only
         self.config = config
         self.tiers, self.notes = usable(config)
-        self._models: dict[str, LLMModelConfig] = {}
-        self._prices: dict[str, Price] = {}
-        model_list = []
-        for tier in self.tiers:
-            for index, model in enumerate(tier.models):
-                model_list.append(_deployment(tier.name, index, model))
-                self._models[f"{tier.name}#{index}"] = model
-                self._prices[f"{tier.name}#{index}"] = price_of(model)
-        self._router = (
-            litellm.Router(model_list=model_list, timeout=config.timeout_s, disable_cooldowns=True)
-            if model_list
-            else None
-        )
+        self.deployments: dict[str, list[Deployment]] = {
+            tier.name: [_deployment(tier.name, i, m, config.fast_path) for i, m in enumerate(tier.models)]
+            for tier in self.tiers
+        }
+        self._turns = {tier.name: itertools.count() for tier in self.tiers}
         self.pool_size = max(1, sum(t.max_concurrency for t in self.tiers))
         self._session: Any = None  # aiohttp.ClientSession, opened on the event loop
 
@@ -125,22 +165,22 @@ class TierRouter:
     def warm_up(self) -> None:
         """Run litellm's request path once without a network call (in a worker thread).
 
-        The first real call otherwise pays for litellm's lazy imports and its
-        tokenizer on the event loop. ``mock_response`` is litellm's documented
-        way to answer without a provider.
+        Only deployments that litellm serves need it: the first real call would
+        otherwise pay for litellm's lazy imports and its tokenizer on the event
+        loop. ``mock_response`` is litellm's documented way to answer without a
+        provider.
         """
-        if self._router is None:
+        served = [d for ds in self.deployments.values() for d in ds if d.wire is None]
+        if not served:
             return
         import litellm
 
         litellm.token_counter(model="gpt-4o-mini", text="warm up")  # loads the tokenizer
-        tier = self.tiers[0].name
 
         async def both_paths() -> None:
-            assert self._router is not None
             for stream in (False, True):
-                reply = await self._router.acompletion(
-                    model=tier, messages=_WARM_UP, mock_response='{"answer": "ok"}',
+                reply = await litellm.acompletion(
+                    **served[0].params, messages=_WARM_UP, mock_response='{"answer": "ok"}',
                     timeout=self.config.timeout_s, stream=stream,
                 )
                 if stream:
@@ -170,106 +210,187 @@ class TierRouter:
     def names(self) -> list[str]:
         return [t.name for t in self.tiers]
 
+    def paths(self) -> dict[str, list[str]]:
+        """Each tier's deployments and how they are called, for /healthz and `hub check`."""
+        return {tier: [f"{d.config.model} ({d.path})" for d in ds] for tier, ds in self.deployments.items()}
+
+    # -- calls ---------------------------------------------------------------------------
     async def complete(
-        self,
-        tier: LLMTierConfig,
-        messages: list[dict[str, Any]],
-        on_text: Callable[[str], Awaitable[None]] | None = None,
+        self, tier: LLMTierConfig, messages: list[dict[str, Any]], on_text: TextSink | None = None
     ) -> Completion:
         """The tier's reply; ``on_text`` gets the raw text as it streams, if given."""
-        assert self._router is not None
-        try:
-            async with asyncio.timeout(self.config.timeout_s * len(tier.models) + 1):
-                if on_text is None:
-                    return await self._plain(tier, messages)
-                return await self._streamed(tier, messages, on_text)
-        except TierFailed:
-            raise
-        except Exception as exc:  # litellm raises its own and openai's error types
-            raise TierFailed(tier.name, _kind(exc)) from exc
+        if on_text is None:
+            return await self._across(tier, lambda d: self._plain(d, messages))
+        said = _Said(on_text)
+        return await self._across(tier, lambda d: self._streamed(d, messages, said), said)
 
-    def _call_args(self, tier: LLMTierConfig, messages: list[dict[str, Any]]) -> dict[str, Any]:
-        args: dict[str, Any] = {
-            "model": tier.name,
-            "messages": messages,
-            "timeout": self.config.timeout_s,
-            "num_retries": len(tier.models) - 1,
-        }
+    async def complete_tools(
+        self, tier: LLMTierConfig, messages: list[dict[str, Any]], tools: list[dict[str, Any]],
+        tool_choice: str,
+    ) -> tuple[Reply, Completion]:
+        """One round with ``tools`` attached: the reply (maybe tool calls) and its cost."""
+        found: list[Reply] = []
+
+        async def ask(deployment: Deployment) -> Completion:
+            reply = await self._reply(deployment, messages, tools=tools, tool_choice=tool_choice)
+            found.append(reply)
+            return self._completion(deployment, reply.text, reply.usage)
+
+        done = await self._across(tier, ask)
+        return found[-1], done
+
+    async def _across(
+        self, tier: LLMTierConfig, attempt: Callable[[Deployment], Awaitable[Completion]],
+        said: _Said | None = None,
+    ) -> Completion:
+        """Try the tier's deployments in turn (rotating), until one answers."""
+        deployments = self.deployments[tier.name]
+        start = next(self._turns[tier.name])
+        failure: BaseException | None = None
+        try:
+            async with asyncio.timeout(self.config.timeout_s * len(deployments) + 1):
+                for step in range(len(deployments)):
+                    deployment = deployments[(start + step) % len(deployments)]
+                    try:
+                        return await attempt(deployment)
+                    except Exception as exc:  # litellm and openai raise their own error types
+                        failure = exc
+                        logger.warning("llm: %s failed (%s)", deployment.id, _kind(exc))
+                        if said is not None and said.started:
+                            break  # the customer has part of this answer: no second one
+        except TimeoutError as exc:
+            failure = exc
+        assert failure is not None
+        if isinstance(failure, TierFailed):
+            raise failure
+        raise TierFailed(tier.name, _kind(failure)) from failure
+
+    async def _plain(self, deployment: Deployment, messages: list[dict[str, Any]]) -> Completion:
+        reply = await self._reply(deployment, messages)
+        return self._completion(deployment, reply.text, reply.usage)
+
+    async def _reply(self, deployment: Deployment, messages: list[dict[str, Any]], **extra: Any) -> Reply:
+        if deployment.wire is not None:
+            async with self._client() as session:
+                return await deployment.wire.reply(session, messages, self.config.timeout_s, **extra)
+        import litellm
+
+        response = await litellm.acompletion(
+            **deployment.params, **self._litellm_args(), messages=messages, **extra
+        )
+        message = response.choices[0].message
+        calls = tuple(
+            ToolCall(str(c.id), str(c.function.name), c.function.arguments or "{}")
+            for c in message.tool_calls or ()
+        )
+        return Reply(message.content or "", calls, _litellm_usage(getattr(response, "usage", None)))
+
+    async def _streamed(
+        self, deployment: Deployment, messages: list[dict[str, Any]], said: _Said
+    ) -> Completion:
+        parts: list[str] = []
+        usage = Usage()
+        async for item in await self._first_chunk(deployment, messages):
+            if isinstance(item, Usage):
+                usage = item
+            else:
+                parts.append(item)
+                await said(item)
+        return self._completion(deployment, "".join(parts), usage)
+
+    async def _first_chunk(
+        self, deployment: Deployment, messages: list[dict[str, Any]]
+    ) -> AsyncIterator[str | Usage]:
+        """The stream from its first item, which must come within
+        ``[llm] first_token_timeout_s``: a provider that hangs fails fast."""
+        limit = min(self.config.first_token_timeout_s, self.config.timeout_s)
+        items = aiter(self._stream(deployment, messages))
+        try:
+            async with asyncio.timeout(limit):
+                first = await anext(items, None)
+        except TimeoutError:
+            await items.aclose()  # type: ignore[attr-defined]
+            raise TierFailed(deployment.id.split("#")[0], f"no first token within {limit:g} s") from None
+
+        async def rest() -> AsyncIterator[str | Usage]:
+            if first is None:
+                return
+            yield first
+            async for item in items:
+                yield item
+
+        return rest()
+
+    async def _stream(self, deployment: Deployment, messages: list[dict[str, Any]]) -> AsyncIterator[str | Usage]:
+        if deployment.wire is not None:
+            async with self._client() as session:
+                async for item in deployment.wire.stream(session, messages, self.config.timeout_s):
+                    yield item
+            return
+        import litellm
+
+        stream = await litellm.acompletion(
+            **deployment.params, **self._litellm_args(), messages=messages,
+            stream=True, stream_options={"include_usage": True},
+        )
+        async for chunk in stream:
+            if getattr(chunk, "usage", None):
+                yield _litellm_usage(chunk.usage)
+            if chunk.choices and chunk.choices[0].delta.content:
+                yield chunk.choices[0].delta.content
+
+    @asynccontextmanager
+    async def _client(self) -> AsyncIterator[Any]:
+        """The pre-built session; without one (a bare stage in tests), a session for this call."""
+        if self._session is not None:
+            yield self._session
+            return
+        import aiohttp
+
+        async with aiohttp.ClientSession() as session:
+            yield session
+
+    def _litellm_args(self) -> dict[str, Any]:
+        args: dict[str, Any] = {"timeout": self.config.timeout_s}
         if self._session is not None:
             args["shared_session"] = self._session
         return args
 
-    async def _plain(self, tier: LLMTierConfig, messages: list[dict[str, Any]]) -> Completion:
-        assert self._router is not None
-        response = await self._router.acompletion(**self._call_args(tier, messages))
-        text = response.choices[0].message.content or ""
-        usage = getattr(response, "usage", None)
-        return self._completion(tier.name, response._hidden_params, text, usage)
-
-    async def _streamed(
-        self,
-        tier: LLMTierConfig,
-        messages: list[dict[str, Any]],
-        on_text: Callable[[str], Awaitable[None]],
-    ) -> Completion:
-        stream, chunks = await self._first_chunk(tier, messages)
-        parts: list[str] = []
-        usage = None
-        async for chunk in chunks:
-            usage = getattr(chunk, "usage", None) or usage
-            if chunk.choices and chunk.choices[0].delta.content:
-                parts.append(chunk.choices[0].delta.content)
-                await on_text(parts[-1])
-        return self._completion(tier.name, stream._hidden_params, "".join(parts), usage)
-
-    async def _first_chunk(
-        self, tier: LLMTierConfig, messages: list[dict[str, Any]]
-    ) -> tuple[Any, AsyncIterator[Any]]:
-        """The stream, and its chunks from the first one, which must come within
-        ``[llm] first_token_timeout_s``: a provider that hangs fails fast."""
-        assert self._router is not None
-        args = self._call_args(tier, messages)
-        limit = min(self.config.first_token_timeout_s, self.config.timeout_s)
-        try:
-            async with asyncio.timeout(limit):
-                stream = await self._router.acompletion(
-                    **args, stream=True, stream_options={"include_usage": True}
-                )
-                iterator = aiter(stream)
-                first = await anext(iterator, None)
-        except TimeoutError:
-            raise TierFailed(tier.name, f"no first token within {limit:g} s") from None
-
-        async def chunks() -> AsyncIterator[Any]:
-            if first is None:
-                return
-            yield first
-            async for chunk in iterator:
-                yield chunk
-
-        return stream, chunks()
-
-    def _completion(self, tier: str, hidden: dict[str, Any], text: str, usage: Any) -> Completion:
-        key = str(hidden.get("model_id"))
-        if key not in self._models:  # not expected: every deployment has an id
-            key = next(k for k in self._models if k.startswith(f"{tier}#"))
-        deployment = self._models[key]
-        tokens_in = int(getattr(usage, "prompt_tokens", 0) or 0)
-        tokens_out = int(getattr(usage, "completion_tokens", 0) or 0)
-        cost = self._prices[key].cost(tokens_in, tokens_out)
+    def _completion(self, deployment: Deployment, text: str, usage: Usage) -> Completion:
+        cost = deployment.price.cost(usage.tokens_in, usage.tokens_out)
         return Completion(
             text=text,
-            tier=tier,
-            model=deployment.model,
-            tokens_in=tokens_in,
-            tokens_out=tokens_out,
+            tier=deployment.id.split("#")[0],
+            model=deployment.config.model,
+            tokens_in=usage.tokens_in,
+            tokens_out=usage.tokens_out,
             cost_usd=cost or 0.0,
             priced=cost is not None,
         )
 
 
+class _Said:
+    """Passes streamed text on, and remembers whether any reached the customer."""
+
+    def __init__(self, sink: TextSink) -> None:
+        self._sink = sink
+        self.started = False
+
+    async def __call__(self, text: str) -> None:
+        self.started = True
+        await self._sink(text)
+
+
+def _litellm_usage(usage: Any) -> Usage:
+    return Usage(
+        int(getattr(usage, "prompt_tokens", 0) or 0), int(getattr(usage, "completion_tokens", 0) or 0)
+    )
+
+
 def _kind(exc: BaseException) -> str:
     """A short, safe name for a provider failure (never the provider's message)."""
+    if isinstance(exc, TierFailed):
+        return exc.kind
     if isinstance(exc, TimeoutError) or "Timeout" in type(exc).__name__:
         return "timeout"
     status = getattr(exc, "status_code", None)

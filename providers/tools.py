@@ -1,9 +1,9 @@
-"""Actions offered to the LLM tiers as tools (function calling through litellm).
+"""Actions offered to the LLM tiers as tools (function calling).
 
 An ``[actions.NAME]`` with a ``description`` (and ``params``) is a tool. When
 a turn reaches the LLM and tools exist, :meth:`ToolBox.complete` asks the
-tier with the tools attached (litellm translates them for OpenAI-, Anthropic-
-and Ollama-style models). Each ``tool_call`` the model makes runs the action
+tier with the tools attached (in the OpenAI format; litellm translates them for
+the Anthropic- and Ollama-style models it serves). Each ``tool_call`` the model makes runs the action
 (:mod:`flows.actions`: the same signing, retries, breaker and metrics as
 flows); the result is scrubbed of personal data (:func:`providers.pii.scrub`)
 before it goes back to the provider, and is kept on the turn as a grounding
@@ -15,9 +15,9 @@ against the conversation's budget. With tools the answer is not streamed.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -25,12 +25,12 @@ from flows.actions import Actions, idempotency_key
 from flows.config import ActionConfig
 from flows.errors import ActionFailed, NotFound
 from hub.stages import Candidate, Turn
-from providers.errors import TierFailed
 from providers.pii import scrub
 
 if TYPE_CHECKING:
     from hub.config import LLMTierConfig
     from providers.router import Completion, TierRouter
+    from providers.wire import Reply, ToolCall
 
 __all__ = ["TOOL_PREFIX", "ToolBox", "tool_specs", "used_tools"]
 
@@ -97,24 +97,24 @@ class ToolBox:
             allow = used_tools(turn) < limit
             reply, done = await _ask(router, tier, conversation, specs, allow)
             spent.append(done)
-            calls = list(getattr(reply, "tool_calls", None) or [])
+            calls = list(reply.tool_calls)
             if not calls or not allow:
                 return _summed(done, spent)
             conversation.append(_assistant(reply, calls))
             for call in calls:
                 conversation.append(await self._run(turn, call, limit))
 
-    async def _run(self, turn: Turn, call: Any, limit: int) -> dict[str, Any]:
-        name = str(call.function.name)
+    async def _run(self, turn: Turn, call: ToolCall, limit: int) -> dict[str, Any]:
+        name = call.name
         if used_tools(turn) >= limit:
             result: dict[str, Any] = {"error": f"at most {limit} tool calls per question"}
         else:
-            result = await self._call(turn, name, call.function.arguments)
+            result = await self._call(turn, name, call.arguments)
             turn.candidates.append(
                 Candidate(f"{TOOL_PREFIX}{name}", f"{name} result", _scrubbed(result), 1.0)
             )
             turn.note(f"llm: tool {name} called ({'error' if 'error' in result else 'ok'})")
-        return {"role": "tool", "tool_call_id": str(call.id), "content": _scrubbed(result)}
+        return {"role": "tool", "tool_call_id": call.id, "content": _scrubbed(result)}
 
     async def _call(self, turn: Turn, name: str, arguments: Any) -> dict[str, Any]:
         action = turn.config.actions.get(name)
@@ -146,20 +146,9 @@ async def _ask(
     messages: list[dict[str, Any]],
     specs: list[dict[str, Any]],
     allow: bool,
-) -> tuple[Any, Completion]:
+) -> tuple[Reply, Completion]:
     """One round with the tools attached (``tool_choice = "none"`` once the limit is hit)."""
-    assert router._router is not None
-    args = router._call_args(tier, messages)
-    args.update(tools=specs, tool_choice="auto" if allow else "none")
-    try:
-        async with asyncio.timeout(router.config.timeout_s * len(tier.models) + 1):
-            response = await router._router.acompletion(**args)
-    except Exception as exc:  # litellm raises its own and openai's error types
-        raise TierFailed(tier.name, type(exc).__name__) from exc
-    message = response.choices[0].message
-    usage = getattr(response, "usage", None)
-    done = router._completion(tier.name, response._hidden_params, message.content or "", usage)
-    return message, done
+    return await router.complete_tools(tier, messages, specs, "auto" if allow else "none")
 
 
 def _with_note(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -169,13 +158,12 @@ def _with_note(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def _assistant(message: Any, calls: list[Any]) -> dict[str, Any]:
+def _assistant(message: Reply, calls: Sequence[ToolCall]) -> dict[str, Any]:
     return {
         "role": "assistant",
-        "content": message.content or None,
+        "content": message.text or None,
         "tool_calls": [
-            {"id": str(c.id), "type": "function",
-             "function": {"name": str(c.function.name), "arguments": c.function.arguments or "{}"}}
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
             for c in calls
         ],
     }

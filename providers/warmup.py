@@ -100,6 +100,7 @@ class RouterWarmup:
         health: dict[str, Any] = {
             "status": "ok",
             "tiers": self.current.names,
+            "calls": self.current.paths(),
             "left_out": self.current.notes,
         }
         if self.timings is not None:
