@@ -240,6 +240,26 @@ async def _ask(config: Config, text: str, channel: str) -> dict[str, object]:
     return result
 
 
+def cmd_hash_password(args: argparse.Namespace) -> int:
+    """Print an argon2 hash for an ``[admin] users`` entry's ``password_hash_env``."""
+    from getpass import getpass
+
+    from console import hash_password
+
+    if sys.stdin.isatty():
+        password = getpass("Password: ")
+        if getpass("Again: ") != password:
+            print("hub admin hash-password: the two passwords differ", file=sys.stderr)
+            return 1
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if len(password) < 8:
+        print("hub admin hash-password: use at least 8 characters", file=sys.stderr)
+        return 1
+    print(hash_password(password))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hub", description="Switchboard support hub")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -271,6 +291,13 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--script", metavar="FILE",
                      help="play a conversation: one customer line per line of FILE")
     ask.set_defaults(func=cmd_ask)
+
+    admin = sub.add_parser("admin", help="the operators' console (/admin)")
+    admin_sub = admin.add_subparsers(dest="admin_command", required=True)
+    hashing = admin_sub.add_parser(
+        "hash-password", help="print an argon2 hash of a password (from stdin or a prompt)"
+    )
+    hashing.set_defaults(func=cmd_hash_password)
 
     _register_plugins(sub)
     return parser

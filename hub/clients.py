@@ -34,6 +34,10 @@ class ClientAddresses:
             return False
         return any(ip in network for network in self.trusted)
 
+    def from_proxy(self, request: web.BaseRequest) -> bool:
+        """True if the peer itself is a trusted proxy (its forwarded headers count)."""
+        return bool(self.trusted) and self._trusted(request.remote or "")
+
     def client_ip(self, request: web.BaseRequest) -> str:
         """The client's address as text ("unknown" when the transport has none)."""
         peer = request.remote or "unknown"

@@ -24,6 +24,8 @@ from hub.errors import ConfigError, ConfigProblem
 from hub.messages import MessagesConfig
 
 __all__ = [
+    "AdminConfig",
+    "AdminUserConfig",
     "ApiConfig",
     "ButtonConfig",
     "ClusterConfig",
@@ -463,6 +465,35 @@ class PrivacyConfig(Section):
         return self.retention_days * DAY_S if self.retention_days is not None else None
 
 
+class AdminUserConfig(Section):
+    """One console account: its password hash (argon2 or bcrypt) lives in ``$password_hash_env``."""
+
+    name: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")]
+    password_hash_env: Annotated[str, Field(min_length=1)]
+    role: Literal["viewer", "admin"] = "admin"
+
+
+class AdminConfig(Section):
+    """The operators' console at /admin (console/): off unless ``users`` names someone."""
+
+    users: tuple[AdminUserConfig, ...] = ()
+    session_ttl_s: Annotated[float, Field(gt=0, le=30 * DAY_S)] = 8 * 3600.0  # sliding
+    login_attempts_per_min: Annotated[int, Field(ge=1, le=1000)] = 5  # per address and per name
+
+    @field_validator("users")
+    @classmethod
+    def _unique_names(cls, users: tuple[AdminUserConfig, ...]) -> tuple[AdminUserConfig, ...]:
+        names = [u.name for u in users]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate user names: {', '.join(dupes)}")
+        return users
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.users)
+
+
 class Config(Section):
     """The whole of config.toml. Every table is optional; defaults run the demo."""
 
@@ -480,6 +511,7 @@ class Config(Section):
     flows: FlowsConfig = FlowsConfig()
     languages: LanguagesConfig = LanguagesConfig()
     actions: dict[str, ActionConfig] = {}
+    admin: AdminConfig = AdminConfig()
     source: Path | None = Field(default=None, exclude=True)
 
     @model_validator(mode="before")

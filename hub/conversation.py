@@ -85,6 +85,7 @@ class TranscriptEntry:
     reason: str | None = None
     edit_of: str | None = None
     language: str | None = None  # the customer's, as detected (hub/language.py)
+    details: dict[str, Any] | None = None  # a reply's evidence (Decision.details, the trace)
 
     @classmethod
     def inbound(cls, message: InboundMessage, language: str | None = None) -> TranscriptEntry:
@@ -100,7 +101,11 @@ class TranscriptEntry:
 
     @classmethod
     def outbound(
-        cls, message: OutboundMessage, stage: str | None = None, reason: str | None = None
+        cls,
+        message: OutboundMessage,
+        stage: str | None = None,
+        reason: str | None = None,
+        details: dict[str, Any] | None = None,
     ) -> TranscriptEntry:
         return cls(
             id=message.message_id,
@@ -112,6 +117,7 @@ class TranscriptEntry:
             buttons=message.buttons,
             stage=stage,
             reason=reason,
+            details=details,
         )
 
     def to_json(self) -> dict[str, Any]:

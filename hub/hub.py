@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -287,7 +288,8 @@ class Hub:
         if decision.text:
             reply = OutboundMessage.reply(message, decision.text, buttons=decision.buttons)
             await self.deliver(
-                reply, stage=decision.stage, reason=decision.reason, conversation=turn.conversation
+                reply, stage=decision.stage, reason=decision.reason, conversation=turn.conversation,
+                details=evidence(turn, decision),
             )
         for listener in self.decision_listeners:
             await listener(turn, decision)
@@ -388,6 +390,7 @@ class Hub:
         stage: str | None = None,
         reason: str | None = None,
         conversation: Conversation | None = None,
+        details: dict[str, Any] | None = None,
     ) -> bool:
         """Record ``message`` in its transcript and send it; True if it was sent.
 
@@ -396,7 +399,7 @@ class Hub:
         """
         if conversation is None:
             conversation = await self.store.conversation_at(message.address)
-        delivery = Delivery(message, conversation.id if conversation else None, stage, reason)
+        delivery = Delivery(message, conversation.id if conversation else None, stage, reason, details)
         collected = _COLLECTED.get()
         if collected is not None:
             collected.append(delivery)
@@ -408,7 +411,9 @@ class Hub:
         if conversation_id is not None and not (
             redelivered and await self._in_transcript(conversation_id, message.message_id)
         ):
-            entry = TranscriptEntry.outbound(message, stage=delivery.stage, reason=delivery.reason)
+            entry = TranscriptEntry.outbound(
+                message, stage=delivery.stage, reason=delivery.reason, details=delivery.details
+            )
             await self._transcribe(conversation_id, entry)
         adapter = self.adapters.get(message.channel)
         if adapter is None:
@@ -471,6 +476,14 @@ class Hub:
             await adapter.send(OutboundMessage.reply(message, apology, sender="system"))
         except Exception:
             logger.exception("could not even apologise on %s", message.channel)
+
+
+def evidence(turn: Turn, decision: Decision) -> dict[str, Any]:
+    """What the transcript keeps of a decision: its details and the turn's trace, as JSON."""
+    details = {**decision.details, "trace": list(turn.trace)}
+    if decision.handoff is not None:
+        details["handoff"] = decision.handoff.reason
+    return json.loads(json.dumps(details, default=str))
 
 
 def _bind(middleware: Middleware, handler: Handler) -> Handler:

@@ -13,6 +13,8 @@ from typing import Any
 
 from aiohttp import web
 
+from console import PREFIX as CONSOLE_PREFIX
+from console import build_console
 from flows.actions import Actions
 from flows.stage import FlowStage, flow_handoff_middleware
 from hub.adapter import Adapter
@@ -114,6 +116,9 @@ def build_app(hub: Hub, adapters: list[Adapter]) -> web.Application:
     app.router.add_get("/metrics", _metrics)
     for adapter in adapters:
         adapter.routes(app)
+    console = build_console(hub, str(hub.config.source or "config.toml"))
+    if console is not None:  # [admin] users: the operators' console at /admin
+        app.add_subapp(CONSOLE_PREFIX, console)
     return app
 
 
@@ -171,6 +176,7 @@ class HubService:
         self.hub: Hub
         self.desk: HandoffDesk
         self.adapters: list[Adapter] = []
+        self.app: web.Application | None = None
         self.port: int = config.server.port
         self.process = ProcessInfo(new_process_id())
 
@@ -213,7 +219,7 @@ class HubService:
         for stage in stages:  # innermost: a hand-off during a flow carries its slots
             if isinstance(stage, FlowStage):
                 self.hub.middleware.append(flow_handoff_middleware(stage))
-        app = build_app(self.hub, self.adapters)
+        app = self.app = build_app(self.hub, self.adapters)
         runner = await self._runner(app)  # unwound after the adapters: their sockets close first
         for adapter in self.adapters:
             await adapter.start()

@@ -160,6 +160,7 @@ class Delivery:
     conversation_id: str | None
     stage: str | None = None
     reason: str | None = None
+    details: dict[str, Any] | None = None  # the decision's evidence, for the transcript
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -167,12 +168,16 @@ class Delivery:
             "conversation_id": self.conversation_id,
             "stage": self.stage,
             "reason": self.reason,
+            "details": self.details,
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Delivery:
         message = message_from_json(OutboundMessage, data["message"])
-        return cls(message, data.get("conversation_id"), data.get("stage"), data.get("reason"))
+        return cls(
+            message, data.get("conversation_id"), data.get("stage"), data.get("reason"),
+            data.get("details"),
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ Values given to the generic key-value methods must be JSON-serialisable.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -168,6 +168,16 @@ class Store(Protocol):
         """One token from every bucket, or from none: True if each had one.
 
         Atomic, and on Redis shared by every process (its clock is the server's)."""
+        ...
+
+    # -- hourly numbers (console/stats.py) ----------------------------------------
+    async def add_to_hour(self, hour: str, counts: Mapping[str, float], ttl_s: float) -> None:
+        """Add each count to its field in one hour's bucket (``YYYYMMDDHH``, UTC), atomically;
+        the bucket is forgotten ``ttl_s`` after it was first counted into."""
+        ...
+
+    async def hours(self, hours: Sequence[str]) -> list[dict[str, float]]:
+        """Each asked hour's bucket, in order (an empty dict for an hour with nothing)."""
         ...
 
     # -- lifecycle -------------------------------------------------------------

@@ -58,6 +58,10 @@ class Keys:
     def kv(self, key: str) -> str:
         return f"{self.prefix}:kv:{key}"
 
+    def stats_hour(self, hour: str) -> str:
+        """One hour's counters (Store.add_to_hour): a hash of field -> float, with a TTL."""
+        return f"{self.prefix}:stats:{hour}"
+
     def rate(self, name: str) -> str:
         """A token bucket (Store.take_tokens): hash of ``tokens`` and ``at``, with a TTL."""
         return f"{self.prefix}:rate:{name}"
@@ -206,3 +210,19 @@ class Keys:
     def api_webhook(conversation_id: str) -> str:
         """The webhook URL an API client gave for a conversation (agents' replies go there)."""
         return f"api:webhook:{conversation_id}"
+
+    # -- the operators' console (console/) ---------------------------------------------
+    @staticmethod
+    def admin_session(digest: str) -> str:
+        """A signed-in console session, under the SHA-256 of its cookie token."""
+        return f"admin:session:{digest}"
+
+    @staticmethod
+    def admin_login_ip(client_ip: str) -> str:
+        """Rate-limit name: console sign-in attempts from one client address."""
+        return f"admin:login:ip:{client_ip}"
+
+    @staticmethod
+    def admin_login_user(name: str) -> str:
+        """Rate-limit name: console sign-in attempts for one user name."""
+        return f"admin:login:user:{name}"

@@ -12,7 +12,7 @@ import heapq
 import json
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from itertools import islice
 from typing import Any
@@ -46,6 +46,7 @@ class MemoryStore:
         self._ratings: dict[str, list[Rating]] = {}
         self._recent_ratings: deque[Rating] = deque(maxlen=RATINGS_KEPT)
         self._audit: deque[AuditRecord] = deque(maxlen=AUDIT_KEPT)
+        self._hours: dict[str, tuple[dict[str, float], float]] = {}  # hour -> (fields, expiry)
 
     # -- expiry ------------------------------------------------------------------
     def _purge(self) -> None:
@@ -317,6 +318,25 @@ class MemoryStore:
         stale = [name for name, (_, at, refill) in self._buckets.items() if now - at > refill]
         for name in stale:
             del self._buckets[name]
+
+    # -- hourly numbers ----------------------------------------------------------
+    def _live_hour(self, hour: str) -> dict[str, float] | None:
+        found = self._hours.get(hour)
+        if found is not None and found[1] <= self._clock():
+            del self._hours[hour]
+            return None
+        return found[0] if found else None
+
+    async def add_to_hour(self, hour: str, counts: Mapping[str, float], ttl_s: float) -> None:
+        fields = self._live_hour(hour)
+        if fields is None:
+            fields = {}
+            self._hours[hour] = (fields, self._clock() + ttl_s)
+        for name, amount in counts.items():
+            fields[name] = fields.get(name, 0.0) + float(amount)
+
+    async def hours(self, hours: Sequence[str]) -> list[dict[str, float]]:
+        return [dict(self._live_hour(hour) or {}) for hour in hours]
 
     # -- lifecycle ---------------------------------------------------------------
     async def ping(self) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -147,6 +147,13 @@ return redis.call('GET', ARGV[1] .. id)
 """
 
 
+# KEYS: the hour's hash.  ARGV: TTL in ms, then field and amount pairs.  One command.
+_ADD_TO_HOUR = """
+for i = 2, #ARGV, 2 do redis.call('HINCRBYFLOAT', KEYS[1], ARGV[i], ARGV[i + 1]) end
+if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+"""
+
+
 def _ms(ttl_s: float) -> int:
     return max(1, int(ttl_s * 1000))
 
@@ -172,6 +179,7 @@ class RedisStore:
         self._forget = redis.register_script(_FORGET)
         self._conversation_at = redis.register_script(_CONVERSATION_AT)
         self._take_tokens = redis.register_script(_TAKE_TOKENS)
+        self._add_to_hour = redis.register_script(_ADD_TO_HOUR)
 
     @classmethod
     def from_url(cls, url: str, *, pool_size: int = 64, pool_timeout_s: float = 5.0) -> RedisStore:
@@ -444,6 +452,21 @@ class RedisStore:
         args = [str(value) for limit in limits for value in (limit.burst, limit.per_s)]
         async with redis_errors("take_tokens"):
             return bool(await self._take_tokens(keys=keys, args=args))
+
+    # -- hourly numbers ----------------------------------------------------------
+    async def add_to_hour(self, hour: str, counts: Mapping[str, float], ttl_s: float) -> None:
+        if not counts:
+            return
+        args: list[str | int] = [_ms(ttl_s)]
+        for name, amount in counts.items():
+            args += [name, repr(float(amount))]
+        async with redis_errors("add_to_hour"):
+            await self._add_to_hour(keys=[self.keys.stats_hour(hour)], args=args)
+
+    async def hours(self, hours: Sequence[str]) -> list[dict[str, float]]:
+        async with redis_errors("hours"):  # concurrent: one pipelined round trip
+            raw = await asyncio.gather(*(self.redis.hgetall(self.keys.stats_hour(h)) for h in hours))
+        return [{name: float(value) for name, value in bucket.items()} for bucket in raw]
 
     # -- lifecycle ---------------------------------------------------------------
     async def ping(self) -> bool:

@@ -131,3 +131,13 @@ async def test_token_buckets_are_shared_refilled_and_all_or_nothing(store: Store
     # ...and the address's 4 tokens went 1 + 3: the refused take took none from it
     assert not await store.take_tokens([address])
     assert await store.take_tokens([RateLimit(Keys.webchat_hellos("127.0.0.1"), 1, 1.0)])
+
+
+async def test_hourly_buckets_add_up_and_expire(store: Store) -> None:
+    await store.add_to_hour("2026120204", {"msg:webchat": 1, "cost:small": 0.25}, ttl_s=0.5)
+    await store.add_to_hour("2026120204", {"msg:webchat": 2, "lat:3": 1}, ttl_s=60)
+    await store.add_to_hour("2026120205", {"stage:kb": 1}, ttl_s=60)
+    hours = await store.hours(["2026120203", "2026120204", "2026120205"])
+    assert hours == [{}, {"msg:webchat": 3.0, "cost:small": 0.25, "lat:3": 1.0}, {"stage:kb": 1.0}]
+    await asyncio.sleep(0.7)  # the first write's TTL holds: a bucket is not kept alive by use
+    assert await store.hours(["2026120204", "2026120205"]) == [{}, {"stage:kb": 1.0}]
