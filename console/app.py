@@ -18,7 +18,7 @@ from aiohttp import web
 
 from console.accounts import Account, Accounts
 from console.paths import PREFIX
-from console.security import Guard, account_of, public, session_of
+from console.security import ACCOUNT_KEY, Guard, account_of, public, session_of
 from console.sessions import Session, SessionBook
 from console.stats import HourlyStats
 from hub.clients import ClientAddresses
@@ -64,7 +64,7 @@ class Console:
     def render(self, request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
         """A page, with the signed-in user, the CSRF token and the navigation."""
         page = self.templates.get_template(template)
-        signed = request.get("console.account")
+        signed = ACCOUNT_KEY in request
         html = page.render(
             prefix=PREFIX,
             nav=NAV,
@@ -86,7 +86,6 @@ def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=True,  # customer text is always escaped
-        undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )

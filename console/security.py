@@ -38,8 +38,8 @@ LOGIN_COOKIE = "sb_admin_login"  # the sign-in form's CSRF token, before there i
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 H = TypeVar("H", bound=Callable[..., Any])
 
-SESSION_KEY = "console.session"
-ACCOUNT_KEY = "console.account"
+SESSION_KEY: web.RequestKey[Session] = web.RequestKey("console_session", Session)
+ACCOUNT_KEY: web.RequestKey[Account] = web.RequestKey("console_account", Account)
 
 HEADERS = {
     "Content-Security-Policy": (
