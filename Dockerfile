@@ -24,6 +24,7 @@ COPY routing /src/routing
 COPY providers /src/providers
 COPY kb /src/kb
 COPY flows /src/flows
+COPY console /src/console
 RUN /opt/switchboard/bin/pip install --quiet --no-deps /src \
  && /opt/switchboard/bin/python -m compileall -q /opt/switchboard/lib
 
