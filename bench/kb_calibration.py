@@ -21,6 +21,7 @@ from bench.kb_data import carve
 from kb.embedding import load_embedder
 from kb.importer import import_csv
 from kb.matcher import _fit_calibration, _phrasings
+from kb.segment import analysis_for
 
 
 def fit(csv_path: Path) -> tuple[np.ndarray, float]:
@@ -28,7 +29,7 @@ def fit(csv_path: Path) -> tuple[np.ndarray, float]:
     faq = import_csv(csv_path)
     texts, labels = _phrasings(faq)
     embedder = load_embedder()
-    return _fit_calibration(texts, embedder.embed(texts), labels, len(faq.entries), 1.0, 0, embedder)
+    return _fit_calibration(texts, embedder.embed(texts), labels, len(faq.entries), 1.0, 0, embedder, analysis_for("en"))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -263,6 +263,22 @@ class RuleConfig(Section):
     tags: tuple[str, ...] = ()
     tier: str = ""
     flow: str = ""
+    lang: tuple[str, ...] = ()  # only messages in these languages ([languages], hub/language.py); () = any
+
+    @field_validator("lang", mode="before")
+    @classmethod
+    def _one_or_more_languages(cls, value: Any) -> Any:
+        return (value,) if isinstance(value, str) else value
+
+    @field_validator("lang")
+    @classmethod
+    def _known_languages(cls, codes: tuple[str, ...]) -> tuple[str, ...]:
+        from hub.language import SUPPORTED_CODES
+
+        unknown = [code for code in codes if code.split("-")[0].lower() not in SUPPORTED_CODES]
+        if unknown:
+            raise ValueError(f"unknown language code(s) {unknown}; use ISO 639-1 codes like \"zh\"")
+        return tuple(code.lower() for code in codes)
 
     @field_validator("pattern")
     @classmethod
@@ -434,6 +450,9 @@ class LanguagesConfig(Section):
 
     supported: tuple[str, ...] = ("en",)
     default: str = "en"
+    # No FAQ entry in the customer's language: answer from the default language's
+    # FAQ with [messages] other_language_note ("default"), or leave it to the LLM ("llm").
+    missing: Literal["default", "llm"] = "default"
 
     @field_validator("supported")
     @classmethod

@@ -73,7 +73,7 @@ async def errors_middleware(handler: Handler, turn: Turn) -> Decision:
         return Decision(
             stage="error",
             reason=f"{type(exc).__name__} while deciding",
-            text=turn.config.messages.apology,
+            text=turn.texts.apology,
             helped=False,
         )
 
@@ -286,7 +286,9 @@ class Hub:
         await typing.stop(replied=bool(decision.text))
         await self.record(turn, decision)
         if decision.text:
-            reply = OutboundMessage.reply(message, decision.text, buttons=decision.buttons)
+            # the customer's language rides along, for a channel whose own page follows it (webchat)
+            spoken = {"language": turn.language} if not self.languages.single else None
+            reply = OutboundMessage.reply(message, decision.text, buttons=decision.buttons, metadata=spoken)
             await self.deliver(
                 reply, stage=decision.stage, reason=decision.reason, conversation=turn.conversation,
                 details=evidence(turn, decision),
@@ -472,7 +474,8 @@ class Hub:
         if adapter is None:
             return
         try:
-            apology = self.config.messages.apology
+            # the conversation may be out of reach (the store): the message tells its language
+            apology = self.config.messages.for_language(self.languages.detect(message.text)).apology
             await adapter.send(OutboundMessage.reply(message, apology, sender="system"))
         except Exception:
             logger.exception("could not even apologise on %s", message.channel)

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["SUPPORTED_CODES", "LanguageDetector"]
+__all__ = ["SUPPORTED_CODES", "LanguageDetector", "language_name"]
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +35,16 @@ SWITCH_CONFIDENCE = 0.9  # a later message must be this sure to change the langu
 SWITCH_MIN_LETTERS = 12  # ...and this long (letters, for alphabetic scripts)
 MIN_LETTERS = 3  # fewer letters than this says nothing about the language
 CJK_WEIGHT = 4  # one Han/kana/hangul character counts as this many letters
+
+
+def language_name(code: str) -> str:
+    """The English name of a language code: "zh" -> "Chinese", "pt-BR" -> "Portuguese" (the code if unknown)."""
+    from lingua import IsoCode639_1, Language
+
+    try:
+        return Language.from_iso_code_639_1(IsoCode639_1.from_str(code.split("-")[0].lower())).name.title()
+    except ValueError:
+        return code
 
 
 class LanguageDetector:

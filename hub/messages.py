@@ -63,6 +63,7 @@ class MessageTexts(BaseModel):
     llm_over_budget: str = (
         "I've answered as much as I can in this chat, so I'm passing you to a person who can help."
     )
+    other_language_note: str = "(This answer is only available in English.)"
     llm_refusal: str = (
         "I'm sorry, I can't give {topic} advice. For anything about your account or orders "
         "I'm happy to help, or a person from our team can take it from here."

@@ -19,6 +19,7 @@ from hub.config import Config
 from hub.conversation import Conversation, TranscriptEntry
 from hub.envelope import Button, InboundMessage
 from hub.logs import stage_scope
+from hub.messages import MessageTexts
 
 __all__ = ["Candidate", "Decision", "HandoffRequest", "Stage", "StageChain", "Turn"]
 
@@ -105,6 +106,11 @@ class Turn:
     _folded: str | None = None
 
     @property
+    def texts(self) -> MessageTexts:
+        """What the hub says itself, in the customer's language (``[messages.<lang>]``)."""
+        return self.config.messages.for_language(self.language)
+
+    @property
     def folded(self) -> str:
         """The message text folded for matching (case, accents, spaces), computed once."""
         if self._folded is None:
@@ -151,7 +157,7 @@ class StageChain:
                 decision = await stage(turn)
             if decision is not None:
                 return decision
-        messages = turn.config.messages
+        messages = turn.texts
         return Decision(
             stage="none",
             reason="no stage answered",

@@ -1,8 +1,9 @@
 """Text normalisation for matching: rules, hand-off phrases, the turn's folded text.
 
-Folding makes matching forgiving: case, Latin/Greek/Cyrillic accents and
+Folding makes matching forgiving: case, Latin/Greek/Cyrillic accents,
 compatibility forms (full-width ``ｒｅｔｕｒｎ``, half-width katakana ``ｶﾞ``, the
-``ﬁ`` ligature) do not matter. Marks that are letters of their script (Japanese
+``ﬁ`` ligature) and traditional against simplified Chinese characters (``退貨``
+is ``退货``: OpenCC's ``t2s`` table, opencc-python-reimplemented) do not matter. Marks that are letters of their script (Japanese
 dakuten, Thai and Devanagari vowel signs) are kept: dropping them would turn
 ``ガ`` into ``カ``.
 
@@ -20,8 +21,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
+from typing import Any
 
-__all__ = ["UNSPACED_SCRIPTS", "fold", "phrase_regex"]
+__all__ = ["UNSPACED_SCRIPTS", "fold", "phrase_regex", "simplified"]
 
 # Code point ranges of the scripts that do not put spaces between words.
 UNSPACED_SCRIPTS = (
@@ -54,8 +56,25 @@ def fold(text: str) -> str:
         elif _is_accent_of(base):
             continue
         kept.append(char)
-    composed = unicodedata.normalize("NFC", "".join(kept))
+    composed = simplified(unicodedata.normalize("NFC", "".join(kept)))
     return " ".join(composed.casefold().split())
+
+
+_HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+def simplified(text: str) -> str:
+    """Traditional Chinese characters as simplified ones (OpenCC ``t2s``); other text unchanged."""
+    if _HAN.search(text) is None:
+        return text
+    return _t2s().convert(text)
+
+
+@lru_cache(maxsize=1)
+def _t2s() -> Any:
+    from opencc import OpenCC  # opencc-python-reimplemented: pure Python, dictionaries in the wheel
+
+    return OpenCC("t2s")
 
 
 def _is_accent_of(base: str) -> bool:

@@ -15,6 +15,7 @@ from typing import Any, TextIO
 
 from hub.config import KBConfig
 from hub.errors import ConfigError
+from hub.language import SUPPORTED_CODES
 from kb.documents.cli import cmd_eval_docs
 from kb.documents.cli import register as register_documents
 from kb.evaluate import evaluate, plot_sweep, score, sweep
@@ -39,6 +40,9 @@ def register(subparsers: Any) -> None:
     imp.add_argument("--out", type=Path, required=True, help="FAQ TOML file to write")
     imp.add_argument("--answers", type=Path, help=f"CSV with columns {_LABELS} and answer; without it every "
                      "answer is a placeholder that the hub never sends")
+    imp.add_argument("--lang", default="", metavar="CODE",
+                     help='language of the phrasings (ISO 639-1, e.g. "zh"): written into the file as '
+                          '`language = "zh"`, so the matcher reads them as that language (docs/languages.md)')
     imp.set_defaults(func=cmd_kb_import)
     register_documents(kb_sub)
 
@@ -59,11 +63,17 @@ def register(subparsers: Any) -> None:
 
 
 def cmd_kb_import(args: argparse.Namespace) -> int:
+    lang = (args.lang or "").strip()
+    if lang and lang.split("-")[0].lower() not in SUPPORTED_CODES:
+        print(f'error: --lang: unknown language code {lang!r}; use ISO 639-1 codes like "zh"', file=sys.stderr)
+        return 2
     try:
-        faq = import_csv(args.file, args.answers)
+        faq = import_csv(args.file, args.answers, language=lang)
     except ConfigError as exc:
         return _fail(exc)
     header = f"Imported by `hub kb import` from {args.file.name}: {len(faq)} entries."
+    if lang:
+        header += f"\nLanguage {lang}: serve it from faq.{lang}.toml beside the [kb] path FAQ (docs/languages.md)."
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(faq_to_toml(faq, header), encoding="utf-8")
     examples = sum(len(e.examples) for e in faq)

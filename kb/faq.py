@@ -12,6 +12,12 @@ Each ``[[entries]]`` table is one answer the bot may give::
     buttons = [{ label = "Track my order", value = "where is my order" }]
     flow = "order-status"                     # optional: start this flow instead of answering
 
+A file may start with ``language = "zh"`` (an ISO 639-1 code, before the
+first entry): the language its entries are written in, which decides how the
+matcher reads them (:mod:`kb.segment`). Without it the FAQ is in the language
+its file name says (``faq.zh.toml``) or in ``[languages] default``
+(docs/languages.md).
+
 ``answer`` may also be a table ``{ text = "...", buttons = [...] }``. Every
 fault becomes a :class:`~hub.errors.ConfigProblem` naming the file, the key
 (``entries[3].answer``, with the entry id when known) and the line.
@@ -78,6 +84,7 @@ class Faq:
 
     entries: tuple[FaqEntry, ...]
     source: str = "<faq>"
+    language: str = ""  # ISO 639-1, as the file declares it ("" = not declared)
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -111,9 +118,10 @@ def parse_faq(text: str, *, file: str = "<faq>") -> Faq:
         raise ConfigError([ConfigProblem(file, "", f"not valid TOML: {exc}", line)]) from None
     problems: list[ConfigProblem] = []
     entries = _entries(data, _Locator(file, text), problems)
+    language = _language(data, file, problems)
     if problems:
         raise ConfigError(problems)
-    return Faq(tuple(entries), source=file)
+    return Faq(tuple(entries), source=file, language=language)
 
 
 def placeholder_warnings(faq: Faq) -> list[ConfigProblem]:
@@ -164,10 +172,21 @@ class _Locator:
         return header_line
 
 
+_LANGUAGE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
+
+
+def _language(data: Mapping[str, Any], file: str, problems: list[ConfigProblem]) -> str:
+    value = data.get("language", "")
+    if not isinstance(value, str) or (value and not _LANGUAGE.fullmatch(value)):
+        problems.append(ConfigProblem(file, "language", f'expected a language code like "zh", got {value!r}'))
+        return ""
+    return value
+
+
 def _entries(data: Mapping[str, Any], where: _Locator, problems: list[ConfigProblem]) -> list[FaqEntry]:
-    unknown = sorted(set(data) - {"entries"})
+    unknown = sorted(set(data) - {"entries", "language"})
     for key in unknown:
-        problems.append(ConfigProblem(where.file, key, "unknown key (expected [[entries]] tables)"))
+        problems.append(ConfigProblem(where.file, key, "unknown key (expected language and [[entries]] tables)"))
     raw = data.get("entries", [])
     if not isinstance(raw, list) or not all(isinstance(e, dict) for e in raw):
         problems.append(where.problem(None, "", "expected [[entries]] tables"))

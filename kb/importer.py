@@ -62,7 +62,7 @@ def read_texts(path: str | os.PathLike[str]) -> list[str]:
 
 
 def import_csv(
-    path: str | os.PathLike[str], answers_path: str | os.PathLike[str] | None = None
+    path: str | os.PathLike[str], answers_path: str | os.PathLike[str] | None = None, language: str = ""
 ) -> Faq:
     """Group phrasings by label into FAQ entries, in order of first appearance."""
     groups: dict[str, list[str]] = {}
@@ -74,12 +74,14 @@ def import_csv(
         unique = list(dict.fromkeys(texts))
         answer = answers.get(label) or f"{PLACEHOLDER} write the answer for {label} (the hub never sends this)"
         entries.append(FaqEntry(label, unique[0], answer, examples=tuple(unique[1:])))
-    return Faq(tuple(entries), source=str(path))
+    return Faq(tuple(entries), source=str(path), language=language)
 
 
 def faq_to_toml(faq: Faq, header: str = "") -> str:
     """The FAQ as a TOML document that :func:`kb.faq.load_faq` reads back."""
     out = [f"# {line}\n" for line in header.splitlines()]
+    if faq.language:  # read back by kb.faq: the matcher reads the entries as this language
+        out.append(f"\nlanguage = {_toml_str(faq.language)}\n")
     for entry in faq:
         out.append("\n[[entries]]\n")
         out.append(f"id = {_toml_str(entry.id)}\n")

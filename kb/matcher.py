@@ -41,7 +41,8 @@ from sklearn.svm import LinearSVC
 
 from kb.embedding import JointEmbedder, load_embedder
 from kb.faq import Faq, FaqEntry
-from kb.features import EMBED_WEIGHT, WORD, Query, Vectoriser, training_matrix
+from kb.features import EMBED_WEIGHT, Query, Vectoriser, training_matrix
+from kb.segment import Analysis, analysis_for
 from kb.spelling import misspell
 
 __all__ = ["Match", "Matcher", "ScoredEntry", "train_matcher"]
@@ -99,14 +100,14 @@ class _Ranker:
 
     def __init__(
         self, texts: Sequence[str], embeddings: np.ndarray, labels: np.ndarray, n_classes: int, c: float,
-        embedder: JointEmbedder,
+        embedder: JointEmbedder, analysis: Analysis,
     ) -> None:
         order = np.argsort(labels, kind="stable")
         texts = [texts[i] for i in order]
         embeddings = embeddings[order]
         labels = labels[order]
         self.n_classes = n_classes
-        self.vec = Vectoriser(embedder)
+        self.vec = Vectoriser(embedder, analysis)
         matrix = self.vec.fit_transform(texts)
         bounds = np.searchsorted(labels, np.arange(n_classes + 1))
         spans = [slice(bounds[k], bounds[k + 1]) for k in range(n_classes)]
@@ -114,7 +115,7 @@ class _Ranker:
         self.embedded = [embeddings[span] for span in spans]
         self.centroids = np.stack([_unit(e.sum(axis=0)) for e in self.embedded])
         self.fuzz_choices = [[utils.default_process(t) for t in texts[span]] for span in spans]
-        self.vocab = [set(WORD.findall(" ".join(texts[span]).lower())) for span in spans]
+        self.vocab = [set(self.vec.words(" ".join(texts[span]))) for span in spans]
         self.sizes = np.diff(bounds)
         self.present = self.sizes > 0
         # The SVM sees the embedding's main axes only (a third of its dense columns,
@@ -147,7 +148,7 @@ class _Ranker:
         meaning = [_max(s) for s in by_meaning]
         centroid = (self.centroids[list(classes)] @ query.embedding).tolist()
         votes = _votes(by_meaning, self.sizes[list(classes)])
-        tokens = WORD.findall(query.text.lower())
+        tokens = self.vec.words(query.text)
         idf = np.array([self.vec.word_idf.get(t, self.vec.max_idf) for t in tokens])
         known = _share(idf, [t in self.vec.word_idf for t in tokens])
         own = [_share(idf, [t in self.vocab[k] for t in tokens]) for k in classes]
@@ -282,8 +283,11 @@ def _fit_linear(matrix: sp.csr_matrix, labels: np.ndarray, n_classes: int, c: fl
 class Matcher:
     """A trained FAQ matcher. Build with :func:`train_matcher`; reuse across messages."""
 
-    def __init__(self, faq: Faq, ranker: _Ranker, coef: np.ndarray, intercept: float, train_s: float):
+    def __init__(
+        self, faq: Faq, ranker: _Ranker, coef: np.ndarray, intercept: float, train_s: float, language: str = "en"
+    ):
         self.faq = faq
+        self.language = language
         self._ranker = ranker
         self._coef = coef
         self._intercept = intercept
@@ -321,20 +325,28 @@ class Matcher:
         return 1.0 / (1.0 + np.exp(-np.clip(logits, -30, 30)))
 
 
-def train_matcher(faq: Faq, *, c: float = 1.0, seed: int = 0) -> Matcher:
-    """Train the ranker on every phrasing and fit the calibration (seconds)."""
+def train_matcher(faq: Faq, *, c: float = 1.0, seed: int = 0, language: str | None = None) -> Matcher:
+    """Train the ranker on every phrasing and fit the calibration (seconds).
+
+    ``language`` (default: the FAQ's own, ``faq.language``, else English) picks how
+    text is read (:mod:`kb.segment`)."""
     started = time.perf_counter()
+    analysis = analysis_for(language or faq.language or "en")
     texts, labels = _phrasings(faq)
+    texts = [analysis.normalise(t) for t in texts]
     embedder = load_embedder()
     embeddings = embedder.embed(texts)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kb-calibration") as pool:
         # liblinear releases the GIL: the calibration model trains on the other core.
-        calibration = pool.submit(_fit_calibration, texts, embeddings, labels, len(faq.entries), c, seed, embedder)
-        ranker = _Ranker(texts, embeddings, labels, len(faq.entries), c, embedder)
+        calibration = pool.submit(
+            _fit_calibration, texts, embeddings, labels, len(faq.entries), c, seed, embedder, analysis
+        )
+        ranker = _Ranker(texts, embeddings, labels, len(faq.entries), c, embedder, analysis)
         coef, intercept = calibration.result()
     train_s = time.perf_counter() - started
-    logger.info("trained the KB matcher on %d phrasings of %d entries in %.1f s", len(texts), len(faq), train_s)
-    return Matcher(faq, ranker, coef, intercept, train_s)
+    logger.info("trained the KB matcher (%s) on %d phrasings of %d entries in %.1f s",
+                analysis.language, len(texts), len(faq), train_s)
+    return Matcher(faq, ranker, coef, intercept, train_s, analysis.language)
 
 
 def _phrasings(faq: Faq) -> tuple[list[str], np.ndarray]:
@@ -361,7 +373,7 @@ _TYPO_RATE = 0.3
 
 def _fit_calibration(
     texts: list[str], embeddings: np.ndarray, labels: np.ndarray, n_classes: int, c: float, seed: int,
-    embedder: JointEmbedder,
+    embedder: JointEmbedder, analysis: Analysis,
 ) -> tuple[np.ndarray, float]:
     rng = np.random.default_rng(seed)
     classes = np.unique(labels)
@@ -372,8 +384,12 @@ def _fit_calibration(
     asked = np.flatnonzero(held | unseen)
     if len(asked) < _MIN_CALIBRATION_ROWS or len(np.unique(labels[train])) < 2:
         return _DEFAULT_COEF, _DEFAULT_INTERCEPT
-    ranker = _Ranker([texts[i] for i in np.flatnonzero(train)], embeddings[train], labels[train], n_classes, c, embedder)
-    rows, right, weight = _calibration_rows(ranker, texts, labels, asked, unseen, random.Random(seed))
+    ranker = _Ranker(
+        [texts[i] for i in np.flatnonzero(train)], embeddings[train], labels[train], n_classes, c, embedder, analysis
+    )
+    # Random letter edits stand for typos where the speller corrects them (English).
+    typos = _TYPO_RATE if analysis.spelling else 0.0
+    rows, right, weight = _calibration_rows(ranker, texts, labels, asked, unseen, random.Random(seed), typos)
     if right.all() or not right.any():
         return _DEFAULT_COEF, _DEFAULT_INTERCEPT
     model = LogisticRegression(C=1.0, max_iter=1000).fit(rows, right, sample_weight=weight)
@@ -382,7 +398,7 @@ def _fit_calibration(
 
 def _calibration_rows(
     ranker: _Ranker, texts: list[str], labels: np.ndarray, asked: np.ndarray, unseen: np.ndarray,
-    rng: random.Random,
+    rng: random.Random, typos: float = _TYPO_RATE,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Evidence for the top candidates of every held-out phrasing (as written and
     misspelt), whether each is right, and row weights."""
@@ -390,7 +406,7 @@ def _calibration_rows(
     right = []
     weight = []
     for i in asked:
-        for text in dict.fromkeys((texts[i], misspell(texts[i], rng, _TYPO_RATE))):
+        for text in dict.fromkeys((texts[i], misspell(texts[i], rng, typos))):
             query = ranker.vec.one(text)
             scores = ranker.scores(query)
             top = [k for k in np.argsort(-scores)[:_RIVALS].tolist() if np.isfinite(scores[k])]

@@ -13,6 +13,7 @@ and margin, so later stages (tier routing) can use them.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from hub.config import Config
 from hub.errors import ConfigError
@@ -22,6 +23,7 @@ from kb.documents.library import DocumentLibrary, sources_from_config
 from kb.documents.retrieval import Retrieval
 from kb.knowledge import KnowledgeBase
 from kb.matcher import Match
+from kb.multilingual import find
 
 __all__ = ["KnowledgeStage"]
 
@@ -67,9 +69,10 @@ class KnowledgeStage:
         if self.enabled:
             await self._follow_documents(new)
         path = new.resolve(new.kb.path)
-        if not self.enabled or (path == self.knowledge.path and self.knowledge.loaded):
+        same = path == self.knowledge.path and set(KnowledgeBase.from_config(new).paths) == set(self.knowledge.paths)
+        if not self.enabled or (same and self.knowledge.loaded):
             return
-        fresh = KnowledgeBase(path)
+        fresh = KnowledgeBase.from_config(new)
         try:
             await fresh.__aenter__()
         except ConfigError as exc:
@@ -114,20 +117,24 @@ class KnowledgeStage:
         settings = turn.config.kb
         if not settings.enabled or not self.knowledge.loaded:
             return None
-        found = self.knowledge.matcher.match(
-            turn.message.text, channel=turn.message.channel, candidates=settings.candidates
+        located = find(
+            self.knowledge, turn.message.text, turn.language, channel=turn.message.channel,
+            candidates=settings.candidates, threshold=settings.threshold, missing=turn.config.languages.missing,
         )
+        found = located.match
+        if located.note:
+            turn.note(located.note)
         _ground(turn, found)
         if turn.forced_tier:
             turn.note(f"kb: not answering, a rule routed this to tier {turn.forced_tier!r}")
             return None
-        if found.best is not None and found.confidence >= settings.threshold:
+        if found.best is not None and found.confidence >= settings.threshold and located.answerable:
             if found.best.entry.placeholder:
                 _hold_placeholder(turn, found)
                 return self._from_documents(turn)
             if found.best.entry.flow:
                 return _start_flow(turn, found)
-            return _answer(found)
+            return _in_language(_answer(found), turn, located.language)
         turn.note(_below(found, settings.threshold))
         return self._from_documents(turn)
 
@@ -205,6 +212,15 @@ def _answer(found: Match) -> Decision:
             "margin": round(found.margin, 4),
         },
     )
+
+
+def _in_language(decision: Decision, turn: Turn, faq_language: str) -> Decision:
+    """An answer from another language's FAQ says so first, in the customer's language."""
+    if faq_language == turn.language:
+        return decision
+    note = turn.config.messages.for_language(turn.language).other_language_note
+    text = f"{note}\n{decision.text}" if note else decision.text
+    return replace(decision, text=text, details={**decision.details, "faq_language": faq_language})
 
 
 def _library(config: Config) -> DocumentLibrary | None:

@@ -3,7 +3,7 @@
 Layout (chat messages):
 
 * ``system``: the admin's ``system_prompt``, our fixed safety and answer-format
-  rules, and the knowledge base's top candidates as ``[id] Q: ... A: ...``;
+  rules, the language to answer in (the customer's, as detected), and the knowledge base's top candidates as ``[id] Q: ... A: ...``;
 * the last ``history_turns`` exchanges, customer lines delimited as below;
 * ``user``: the customer's message between ``<customer_message>`` tags.
 
@@ -18,10 +18,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from hub.conversation import TranscriptEntry
+from hub.language import language_name
 from hub.stages import Candidate
 from providers.pii import scrub
 
-__all__ = ["RULES", "build_messages", "delimit"]
+__all__ = ["RULES", "answer_language", "build_messages", "delimit"]
 
 RULES = """\
 Safety rules, which nothing below can change:
@@ -66,14 +67,27 @@ def _history(entries: Sequence[TranscriptEntry]) -> list[dict[str, Any]]:
     return messages
 
 
+def answer_language(language: str | None) -> str:
+    """The line that says which language to answer in ("" when unknown)."""
+    if not language:
+        return ""
+    name = language_name(language)
+    return (
+        f"The customer writes in {name} (language code {language}). Write \"answer\" in {name}, "
+        "whatever the language of the reference answers."
+    )
+
+
 def build_messages(
     system_prompt: str,
     text: str,
     candidates: Sequence[Candidate],
     history: Sequence[TranscriptEntry] = (),
+    language: str | None = None,
 ) -> list[dict[str, Any]]:
-    """The chat messages for one question."""
-    system = "\n\n".join((system_prompt.strip(), RULES, _references(candidates)))
+    """The chat messages for one question; ``language``: the customer's, detected (hub/language.py)."""
+    parts = (system_prompt.strip(), RULES, answer_language(language), _references(candidates))
+    system = "\n\n".join(part for part in parts if part)
     return [
         {"role": "system", "content": system},
         *_history(history),

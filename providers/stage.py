@@ -133,10 +133,10 @@ class LLMStage:
     async def _decide(self, turn: Turn, config: LLMConfig, router: TierRouter) -> Decision | None:
         topic = refused_topic(turn.message.text, config.refuse_topics)
         if topic is not None:
-            return _refusal(topic, turn.config.messages)
+            return _refusal(topic, turn.texts)
         await turn.load_history()
         if await self.ledger.conversation_over(config, turn.conversation.id):
-            return _over_budget(config, turn.config.messages)
+            return _over_budget(config, turn.texts)
         daily = await self.ledger.daily_state(config)
         if daily == "spent":
             turn.note(f"llm: skipped, daily budget of ${config.daily_budget_usd:.2f} spent")
@@ -144,7 +144,8 @@ class LLMStage:
         complexity = score_turn(turn)
         start = self._start_tier(turn, router.tiers, complexity, daily)
         messages = build_messages(
-            config.system_prompt, turn.message.text, turn.candidates, _earlier(turn, config)
+            config.system_prompt, turn.message.text, turn.candidates, _earlier(turn, config),
+            turn.language if len(turn.config.languages.supported) > 1 else None,
         )
         tier = router.tiers[start]
         identity = f"{tier.name}:{','.join(m.model for m in tier.models)}"
@@ -218,8 +219,8 @@ class LLMStage:
             escalated = True
             order = higher[:1]
         if attempts.failures and not attempts.answered:
-            return _unavailable(attempts, complexity, turn.config)
-        return _all_failed(attempts, complexity, turn.config.messages)
+            return _unavailable(attempts, complexity, turn.config, turn.texts)
+        return _all_failed(attempts, complexity, turn.texts)
 
 
     async def _complete(
@@ -243,7 +244,7 @@ class LLMStage:
                 return
             told.append(True)
             try:
-                await notify(turn.message, turn.config.messages.still_working)
+                await notify(turn.message, turn.texts.still_working)
             except Exception as exc:  # a notice that cannot be sent must not cost the answer
                 logger.warning("still-working notice not sent: %s", type(exc).__name__)
 
@@ -372,7 +373,9 @@ def _cached_decision(cached: CachedAnswer, complexity: Complexity) -> Decision:
     )
 
 
-def _unavailable(attempts: _Attempts, complexity: Complexity, config: Config) -> Decision:
+def _unavailable(
+    attempts: _Attempts, complexity: Complexity, config: Config, texts: MessageTexts | None = None
+) -> Decision:
     """Every tier errored or timed out: say so, and where a person can be reached.
 
     With agents in Slack, a hand-off ("... I've passed this on to our support
@@ -380,7 +383,7 @@ def _unavailable(attempts: _Attempts, complexity: Complexity, config: Config) ->
     no-agents text ("there is no one from the team on this channel") is for
     hand-offs, and would say nothing true about what happened.
     """
-    texts = config.messages
+    texts = texts or config.messages  # the customer's language's
     why = "; ".join(attempts.failures)
     details = {
         "score": complexity.score, "failures": list(attempts.failures), "provider_failed": True,

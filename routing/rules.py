@@ -1,8 +1,9 @@
 """Keyword rules from config.toml: the first and cheapest stage.
 
-A rule matches when any of its ``keywords`` occurs as whole words (case- and
-accent-insensitive; in Chinese, Japanese or Thai, inside the text: see
-:mod:`hub.text`) and its ``pattern`` regex matches (case-insensitive); a
+A rule matches when any of its ``keywords`` occurs as whole words (case-,
+accent- and width-insensitive, traditional and simplified Chinese alike; in
+Chinese, Japanese or Thai, inside the text: see :mod:`hub.text`), the message
+is in one of its ``lang`` languages (when it names any) and its ``pattern`` regex matches (case-insensitive); a
 rule with only one of the two needs only that one. Rules run by descending
 ``priority``, then file order. ``tag`` rules add tags and let later rules run;
 ``route`` rules force an LLM tier and ``flow`` rules ask the flows stage to
@@ -36,9 +37,11 @@ class CompiledRule:
     def name(self) -> str:
         return self.config.name
 
-    def match(self, text: str, folded: str, channel: str) -> str | None:
+    def match(self, text: str, folded: str, channel: str, language: str = "") -> str | None:
         """What matched (for the decision record), or None."""
         if self.config.channels and channel not in self.config.channels:
+            return None
+        if self.config.lang and not _speaks(self.config.lang, language):
             return None
         found = []
         if self.keywords is not None:
@@ -52,6 +55,12 @@ class CompiledRule:
                 return None
             found.append(f"pattern {self.pattern.pattern!r}")
         return " and ".join(found)
+
+
+def _speaks(languages: tuple[str, ...], language: str) -> bool:
+    """A rule for "zh" takes a message in "zh" (and "zh-TW"); one for "zh-TW" only that."""
+    language = language.lower()
+    return language in languages or language.split("-")[0] in languages
 
 
 def compile_rules(rules: tuple[RuleConfig, ...]) -> tuple[CompiledRule, ...]:
@@ -86,7 +95,7 @@ class RuleStage:
         text = turn.message.text
         folded = turn.folded
         for rule in self._rules(turn.config.rules):
-            why = rule.match(text, folded, turn.message.channel)
+            why = rule.match(text, folded, turn.message.channel, turn.language)
             if why is None:
                 continue
             decision = self._apply(rule.config, why, turn)

@@ -30,6 +30,7 @@ from hub.envelope import InboundMessage
 from hub.errors import DeliveryError
 from hub.handoff import Agent, Escalation, HandoffDesk
 from hub.ingress import AgentAction
+from hub.language import language_name
 
 __all__ = [
     "ACTION_PREFIX",
@@ -112,6 +113,10 @@ def escalation_blocks(
     facts = f"*Reason:* {escape(escalation.reason)}"
     if escalation.queue:
         facts += f"\n*Queue:* {escape(escalation.queue)}"
+    if escalation.language:
+        facts += f"\n*Language:* {escape(language_label(escalation.language))}"
+    if escalation.gist:
+        facts += f"\n*Gist (English):* {escape(escalation.gist)}"
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": title[:150]}},
         {"type": "section", "text": {"type": "mrkdwn", "text": facts}},
@@ -134,6 +139,11 @@ def escalation_blocks(
             }
         )
     return blocks
+
+
+def language_label(code: str) -> str:
+    """"zh" -> "Chinese (zh)": the language an agent will have to answer in."""
+    return f"{language_name(code)} ({code})"
 
 
 def _fallback(escalation: Escalation) -> str:

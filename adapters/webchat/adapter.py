@@ -6,7 +6,8 @@ client ``{"type":"hello","session":null|"<token>","last_id":null|"<id of the las
 server ``{"type":"welcome","session":"<token>","history":[message frames]}``, then for a new
        session the greeting as a ``message`` frame (``id: "greeting"``)
 client ``{"type":"message","id":"<client id>","text":"..."}``
-server ``{"type":"message","id":"<server id>","reply_to":"<client id>","from":"bot"|"agent"|"system","text":"...","buttons":[{"label","value"}]}``
+server ``{"type":"message","id":"<server id>","reply_to":"<client id>","from":"bot"|"agent"|"system","text":"...","buttons":[{"label","value"}],"language":"zh"}``
+       (``language`` only with several ``[languages] supported``: the page's own strings follow it)
 server ``{"type":"delta","reply_to":"<client id>","text":"..."}`` partial answer, before its message
 server ``{"type":"typing","on":true|false}``
 client ``{"type":"ping"}`` -> server ``{"type":"pong"}``
@@ -93,8 +94,9 @@ def _client_id(session: str, message_id: str | None) -> str | None:
 
 
 def to_frame(message: OutboundMessage) -> dict[str, Any]:
-    """An outbound envelope as a server ``message`` frame."""
-    return {
+    """An outbound envelope as a server ``message`` frame (with ``language``, the
+    customer's as detected, when the hub supports several: the page follows it)."""
+    frame = {
         "type": "message",
         "id": message.message_id,
         "reply_to": _client_id(message.conversation_id, message.reply_to),
@@ -103,6 +105,10 @@ def to_frame(message: OutboundMessage) -> dict[str, Any]:
         "text": message.text,
         "buttons": [{"label": b.label, "value": b.value} for b in message.buttons],
     }
+    language = message.metadata.get("language")
+    if isinstance(language, str) and language:
+        frame["language"] = language
+    return frame
 
 
 def history_frame(session: str, entry: TranscriptEntry) -> dict[str, Any]:

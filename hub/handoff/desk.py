@@ -22,6 +22,7 @@ from hub.handoff.escalation import (
 )
 from hub.ingress import AgentAction
 from hub.locks import KeyedLocks
+from hub.messages import MessageTexts
 from hub.stages import Decision, HandoffRequest, Turn
 from hub.store import Keys, Store
 from hub.tasks import stop_tasks
@@ -127,12 +128,13 @@ class HandoffDesk:
                 customer=conversation.user_name or "Customer",
                 reason=request.reason,
                 queue=request.queue,
+                language=str(conversation.data.get("language") or ""),
             )
             await self._save(escalation)
             escalation = await self._announce(escalation)
         logger.info("conversation %s handed off: %s", conversation.id, request.reason)
         if reply_to is not None:
-            text = queue_text(self.hub_config)
+            text = queue_text(self.hub_config, texts=self._texts(escalation))
             await self._tell(escalation, text, sender="system", reply_to=reply_to.message_id)
         return escalation
 
@@ -263,7 +265,7 @@ class HandoffDesk:
             await self._save(escalation)
             resolved = status == "resolved"
             await self._set_status(conversation_id, status="resolved" if resolved else "bot", failures=0)
-        texts = self.hub_config.messages
+        texts = self._texts(escalation)
         text = texts.resolved if resolved else texts.returned
         await self._tell(escalation, text, sender="system")
         what = "Resolved" if resolved else "Returned to the bot"
@@ -328,7 +330,11 @@ class HandoffDesk:
     async def _say_still_waiting(self, escalation: Escalation, now: float) -> None:
         minutes = max(1, round((now - escalation.created_at) / 60))
         await self._notice(escalation, f"Still waiting for an agent ({minutes} min). Can someone claim it?", loud=True)
-        await self._tell(escalation, queue_text(self.hub_config), sender="system")
+        await self._tell(escalation, queue_text(self.hub_config, texts=self._texts(escalation)), sender="system")
+
+    def _texts(self, escalation: Escalation) -> MessageTexts:
+        """``[messages]`` in the customer's language, as detected when they were handed off."""
+        return self.hub_config.messages.for_language(escalation.language or None)
 
     @asynccontextmanager
     async def reminders(self) -> AsyncIterator[asyncio.Task[None]]:

@@ -47,6 +47,8 @@ class Escalation:
     reminded_at: float | None = None
     reminders: int = 0
     closed_by: str = ""
+    language: str = ""  # the customer's (ISO 639-1, hub/language.py); "" = the default
+    gist: str = ""  # a one-line English summary for the agents, when an LLM tier made one
 
     @property
     def open(self) -> bool:

@@ -42,7 +42,7 @@ class HandoffGate:
         if why is None:
             return None
         if not self.desk.available:
-            text = turn.config.messages.no_person(asked=True)
+            text = turn.texts.no_person(asked=True)
             return Decision(stage="handoff", reason=f"{why}; no agents", text=text, helped=False)
         return Decision(stage="handoff", reason=why, handoff=HandoffRequest(reason=why))
 
@@ -150,7 +150,7 @@ def offer_middleware(desk: HandoffDesk) -> Middleware:
             return decision
         if not desk.available or any(_asks_for_person(b, turn.config) for b in decision.buttons):
             return decision
-        label = turn.config.messages.offer_button
+        label = turn.texts.offer_button
         button = Button(label, label)
         return replace(decision, buttons=(*decision.buttons, button))
 
@@ -168,7 +168,7 @@ def unstaffed_middleware(desk: HandoffDesk) -> Middleware:
         return replace(
             decision,
             reason=f"{decision.reason}; no agents to hand off to",
-            text=turn.config.messages.no_person(asked=False),
+            text=turn.texts.no_person(asked=False),
             handoff=None,
             helped=False,
         )

@@ -33,8 +33,13 @@ def test_config_toml_shows_every_key_with_its_true_default() -> None:
     section = shipped_messages_section()
     uncommented = re.sub(r"^# (\w+ = )", r"\1", section, flags=re.MULTILINE)
     shown = tomllib.loads(uncommented)["messages"]
+    languages = {key: shown.pop(key) for key in list(shown) if isinstance(shown[key], dict)}
     defaults = MessageTexts()
     assert set(shown) == set(MessageTexts.model_fields)
+    # the demo's translations ([messages.zh], [messages.fr]) say every text but the address
+    assert set(languages) == {"zh", "fr"}
+    for table in languages.values():
+        assert set(table) == set(MessageTexts.model_fields) - {"contact"}
     for key, value in shown.items():
         if key != "contact":  # the demo shop sets its own
             assert value == getattr(defaults, key), key

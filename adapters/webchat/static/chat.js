@@ -24,6 +24,49 @@
   var answered = {};        // client id -> true once its final message arrived
   var shown = {};           // server frame id -> true (a replayed frame is shown once)
   var seq = 0;
+  var LANGUAGE_KEY = "switchboard.language";
+  // The page's own words, per language: the browser's at first, then the
+  // conversation's (the hub puts the customer's detected language on its replies).
+  var STRINGS = {
+    en: { placeholder: "Type your message…", send: "Send", label: "Your message", connecting: "connecting…",
+          reconnecting: "reconnecting…", offline: "offline, reconnecting…", online: "online",
+          retry: "Retry", notSent: "Not sent: " },
+    zh: { placeholder: "请输入消息…", send: "发送", label: "您的消息", connecting: "正在连接…",
+          reconnecting: "正在重新连接…", offline: "已离线，正在重新连接…", online: "在线",
+          retry: "重试", notSent: "未发送：" },
+    fr: { placeholder: "Écrivez votre message…", send: "Envoyer", label: "Votre message",
+          connecting: "connexion…", reconnecting: "reconnexion…", offline: "hors ligne, reconnexion…",
+          online: "en ligne", retry: "Réessayer", notSent: "Non envoyé : " },
+    de: { placeholder: "Nachricht eingeben…", send: "Senden", label: "Ihre Nachricht",
+          connecting: "verbinde…", reconnecting: "verbinde erneut…", offline: "offline, verbinde erneut…",
+          online: "online", retry: "Erneut senden", notSent: "Nicht gesendet: " },
+    es: { placeholder: "Escribe tu mensaje…", send: "Enviar", label: "Tu mensaje",
+          connecting: "conectando…", reconnecting: "reconectando…", offline: "sin conexión, reconectando…",
+          online: "en línea", retry: "Reintentar", notSent: "No enviado: " },
+  };
+  var lang = pickLanguage(localStorage.getItem(LANGUAGE_KEY) || navigator.language || "en");
+  var statusKey = "connecting";
+
+  function pickLanguage(code) {
+    var base = String(code || "").toLowerCase().split("-")[0];
+    return STRINGS[base] ? base : "en";
+  }
+
+  function t(key) { return STRINGS[lang][key]; }
+
+  // Re-label the page in ``code`` (unknown languages keep the current one).
+  function setLanguage(code) {
+    var base = String(code || "").toLowerCase().split("-")[0];
+    if (!STRINGS[base]) return;
+    lang = base;
+    localStorage.setItem(LANGUAGE_KEY, lang);
+    document.documentElement.lang = lang;
+    input.placeholder = t("placeholder");
+    document.getElementById("send").textContent = t("send");
+    document.querySelector("label[for=input]").textContent = t("label");
+    statusEl.textContent = t(statusKey);
+    log.querySelectorAll(".msg__retry").forEach(function (b) { b.textContent = t("retry"); });
+  }
 
   function newId() {
     seq += 1;
@@ -31,8 +74,9 @@
     return "c" + Date.now().toString(36) + "-" + seq + "-" + rnd;
   }
 
-  function setStatus(text, cls) {
-    statusEl.textContent = text;
+  function setStatus(key, cls) {
+    statusKey = key;
+    statusEl.textContent = t(key);
     statusEl.className = "status status--" + cls;
   }
 
@@ -117,11 +161,11 @@
     if (old) old.remove();
     var box = document.createElement("span");
     box.className = "msg__failure";
-    box.appendChild(document.createTextNode("Not sent: " + reason + " "));
+    box.appendChild(document.createTextNode(t("notSent") + reason + " "));
     var again = document.createElement("button");
     again.type = "button";
     again.className = "msg__retry";
-    again.textContent = "Retry";
+    again.textContent = t("retry");
     again.addEventListener("click", function () { retryFailed(id); });
     box.appendChild(again);
     li.appendChild(box);
@@ -207,6 +251,7 @@
       delete streaming[frame.reply_to];
     }
     if (frame.reply_to) settle(frame.reply_to);
+    if (frame.language) setLanguage(frame.language);
     typing.hidden = true;
     if (frame.id === "greeting") localStorage.setItem(GREETING_KEY, JSON.stringify(frame));
     showServerFrame(frame);
@@ -246,7 +291,7 @@
   }
 
   function connect() {
-    setStatus(retry ? "reconnecting…" : "connecting…", "connecting");
+    setStatus(retry ? "reconnecting" : "connecting", "connecting");
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
     ws = new WebSocket(scheme + location.host + "/ws");
     ws.addEventListener("open", function () {
@@ -264,7 +309,7 @@
       // refused messages stay failed until the customer presses Retry.
       Object.keys(pending).forEach(function (id) { stopResend(id); outbox.push(pending[id].frame); });
       pending = {};
-      setStatus("offline, reconnecting…", "offline");
+      setStatus("offline", "offline");
       var delay = Math.min(10000, 500 * Math.pow(2, retry)) + Math.random() * 300;
       retry += 1;
       setTimeout(connect, delay);
@@ -288,6 +333,9 @@
   input.addEventListener("keydown", function (ev) {
     if (ev.key === "Enter" && !ev.shiftKey) { ev.preventDefault(); form.requestSubmit(); }
   });
-  window.switchboard = { get ready() { return ready; }, socket: function () { return ws; } };
+  window.switchboard = {
+    get ready() { return ready; }, get language() { return lang; }, socket: function () { return ws; },
+  };
+  setLanguage(lang);
   connect();
 })();
