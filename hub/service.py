@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from functools import partial
 from typing import Any
 
 from aiohttp import web
@@ -39,6 +41,7 @@ from hub.store import Store, open_store
 from hub.watch import FileWatcher
 from kb import KnowledgeStage
 from providers import LLMStage
+from providers.gist import english_gist
 from providers.tools import ToolBox
 from routing.rules import RuleStage
 
@@ -234,10 +237,16 @@ class HubService:
             await self._stack.enter_async_context(watcher)
 
     def _connect_notices(self, stages: list[Stage]) -> None:
-        """Stages that tell a customer something before deciding (the LLM queue's notice)."""
+        """Stages that tell a customer something before deciding (the LLM queue's notice);
+        the LLM stage also writes the agents' English gist of a hand-off."""
         for stage in stages:
             if hasattr(stage, "notify"):
                 stage.notify = self._notify
+            if isinstance(stage, LLMStage):
+                self.desk.gist = partial(self._gist, stage)
+
+    async def _gist(self, stage: LLMStage, conversation_id: str, lines: Sequence[str], language: str) -> str:
+        return await english_gist(stage, self.hub.config.llm, conversation_id, lines, language)
 
     async def _notify(self, message: InboundMessage, text: str) -> None:
         """Send ``text`` now, outside the decision (not part of the answer or the outbox)."""

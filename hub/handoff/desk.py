@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +47,10 @@ class HandoffDesk:
         self.store = store
         self.hub: Hub | None = None
         self.board: AgentBoard | None = None
+        # (conversation id, customer lines, language) -> one line of English for the
+        # agents, "" when none (set by the service when an LLM stage exists)
+        self.gist: Callable[[str, Sequence[str], str], Awaitable[str]] | None = None
+        self._gists: set[asyncio.Task[None]] = set()  # in flight; stopped with the reminders
         self._locks = KeyedLocks()
 
     def connect(self, hub: Hub, board: AgentBoard | None) -> None:
@@ -136,7 +140,41 @@ class HandoffDesk:
         if reply_to is not None:
             text = queue_text(self.hub_config, texts=self._texts(escalation))
             await self._tell(escalation, text, sender="system", reply_to=reply_to.message_id)
+        self._start_gist(escalation)
         return escalation
+
+    def _start_gist(self, escalation: Escalation) -> None:
+        """A customer not writing English: an English gist line is added to the
+        escalation in the background (neither the customer nor the agents wait)."""
+        language = escalation.language
+        if self.gist is None or not language or language.split("-")[0] == "en" or self.board is None:
+            return
+        task = asyncio.create_task(self._add_gist(escalation, language), name="handoff-gist")
+        self._gists.add(task)
+        task.add_done_callback(self._gists.discard)
+
+    async def _add_gist(self, escalation: Escalation, language: str) -> None:
+        assert self.gist is not None
+        try:
+            await self._write_gist(escalation, language)
+        except Exception as exc:  # the gist is a courtesy: its failure costs nothing else
+            logger.warning("escalation %s: no gist (%s)", escalation.conversation_id, type(exc).__name__)
+
+    async def _write_gist(self, escalation: Escalation, language: str) -> None:
+        assert self.gist is not None
+        entries = await self.store.transcript(escalation.conversation_id, limit=self.config.transcript_lines or 10)
+        lines = [e.text for e in entries if e.sender == "customer" and e.text][-5:]
+        gist = await self.gist(escalation.conversation_id, lines, language)
+        if not gist:
+            return
+        async with self._lock(escalation.conversation_id):
+            current = await self.escalation(escalation.conversation_id)
+            if current is None or not current.open or current.created_at != escalation.created_at:
+                return
+            current = current.evolve(gist=gist)
+            await self._save(current)
+        if current.announced:
+            await self._refresh(current)
 
     async def _announce(self, escalation: Escalation) -> Escalation:
         """Post the escalation on the board; on failure the reminder loop retries."""
@@ -343,7 +381,7 @@ class HandoffDesk:
         try:
             yield task
         finally:
-            await stop_tasks([task])
+            await stop_tasks([task, *self._gists])
 
     async def _remind_forever(self) -> None:
         while True:
