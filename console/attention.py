@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from console.security import account_of
+from console.stats import no_answer
 from hub.conversation import TranscriptEntry
 from hub.text import fold
 
@@ -78,7 +79,7 @@ def review_transcript(
         question = asked.get(entry.reply_to or "", "")
         details = entry.details or {}
         hint = _hint(details)
-        if entry.stage == "none":
+        if no_answer(entry.stage, entry.reason):
             note(review.unanswered, question, conversation_id, hint)
         elif entry.stage == "kb" and isinstance(details.get("score"), int | float) \
                 and details["score"] < threshold + LOW_MARGIN:

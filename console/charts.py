@@ -67,7 +67,8 @@ def lines(
 
 def _svg(parts: list[str], series: Mapping[str, object]) -> Markup:
     legend = "".join(
-        f'<span class="key"><i style="background:{c}"></i>{escape(name)}</span>'
+        f'<span class="key"><svg class="swatch" viewBox="0 0 10 10" width="10" height="10">'
+        f'<rect width="10" height="10" rx="2" fill="{c}"/></svg>{escape(name)}</span>'
         for c, name in zip(COLOURS * 4, series, strict=False)
     )
     body = "".join(parts)

@@ -76,10 +76,13 @@ def _epoch(day: str) -> float:
 def routes(console: Console, router: web.UrlDispatcher) -> None:
     async def listing(request: web.Request) -> web.Response:
         filters = Filters.of(request.query)
-        rows = await _rows(console, filters)
+        before = _before(request.query)
+        rows = await _rows(console, filters, before)
+        older = {**filters.query(), "before": repr(rows[-1].last_at)} if len(rows) == PAGE else None
         return console.render(
             request, "conversations.html", rows=rows, filters=filters, statuses=STATUSES,
             ratings=RATINGS, channels=sorted(console.hub.adapters) or ["webchat"],
+            older=older, paged=before is not None,
         )
 
     async def rows_fragment(request: web.Request) -> web.Response:
@@ -105,5 +108,12 @@ def routes(console: Console, router: web.UrlDispatcher) -> None:
     router.add_get("/conversations/{id}", transcript)
 
 
-async def _rows(console: Console, filters: Filters) -> list[Any]:
-    return await console.hub.store.list_conversations(**filters.store_args(), limit=PAGE)
+async def _rows(console: Console, filters: Filters, before: float | None = None) -> list[Any]:
+    return await console.hub.store.list_conversations(**filters.store_args(), limit=PAGE, before=before)
+
+
+def _before(query: Any) -> float | None:
+    try:
+        return float(query["before"]) if "before" in query else None
+    except ValueError:
+        return None

@@ -28,6 +28,7 @@ EVIDENCE_KEYS = (
     ("steps", "flow steps"),
     ("slots", "slots"),
     ("handoff", "hand-off"),
+    ("helped", "answered the question"),
     ("queue", "queue"),
     ("variants", "experiment variants"),
 )
@@ -73,6 +74,8 @@ def evidence(details: Mapping[str, Any] | None) -> list[tuple[str, str]]:
 
 
 def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, float):
         return f"{value:.4g}"
     if isinstance(value, list | tuple):
@@ -82,7 +85,15 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def customer(summary: Any) -> str:
+    """A conversation's customer in a few characters: the name, and the id's start."""
+    name = getattr(summary, "user_name", "") or "customer"
+    user = getattr(summary, "user", "") or getattr(summary, "address", "")
+    return f"{name} · {user[:8]}" if user else name
+
+
 FILTERS = {
+    "customer": customer,
     "when": when,
     "short_when": short_when,
     "money": money,

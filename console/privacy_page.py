@@ -6,6 +6,7 @@ puts the action in the audit log with who pressed it.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -40,9 +41,9 @@ def routes(console: Console, router: web.UrlDispatcher) -> None:
                                   channels=channels(), can_write=True,
                                   error="give the channel and the customer's user id")
         actor = account_of(request).name
-        report = await forget_customer(console.hub.store, channel, user, actor=actor)
-        return console.render(request, "privacy.html", report=report, channels=channels(),
-                              can_write=True, forgotten=f"{channel}:{user}")
+        report = await forget_customer(console.hub.store, channel, user, actor=actor)  # audits it
+        return console.render(request, "privacy.html", report=dataclasses.asdict(report),
+                              channels=channels(), can_write=True)
 
     router.add_get("/privacy", page)
     router.add_post("/privacy/forget", forget)

@@ -32,6 +32,12 @@ def hour_of(ts: float) -> str:
     return time.strftime("%Y%m%d%H", time.gmtime(ts))
 
 
+def no_answer(stage: str | None, reason: str | None) -> bool:
+    """No stage had an answer: the chain's fallback, or the hand-off stage taking over
+    because nothing earlier could answer (with or without agents to take it)."""
+    return stage == "none" or (stage == "handoff" and "could answer" in (reason or ""))
+
+
 def decision_counts(turn: Turn, decision: Decision, now: float) -> dict[str, float]:
     """What one decision adds to its hour's bucket."""
     counts = {f"msg:{turn.message.channel}": 1.0, f"stage:{decision.stage}": 1.0}
@@ -39,7 +45,7 @@ def decision_counts(turn: Turn, decision: Decision, now: float) -> dict[str, flo
         counts["handoff"] = 1.0
     elif decision.helped and decision.stage not in NOT_HELPED:
         counts["deflected"] = 1.0
-    if decision.stage == "none":
+    if no_answer(decision.stage, decision.reason):
         counts["unanswered"] = 1.0
     latency = max(0.0, now - turn.message.timestamp)
     counts[f"lat:{bisect.bisect_left(LATENCY_BOUNDS_S, latency)}"] = 1.0

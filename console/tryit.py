@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from hub.conversation import Conversation
 from hub.envelope import InboundMessage, new_id
 
 if TYPE_CHECKING:
@@ -24,17 +23,11 @@ MAX_TEXT = 4000
 
 async def dry_run(console: Console, text: str, channel: str) -> dict[str, Any]:
     """The decision for ``text`` as a customer on ``channel`` would get it now."""
-    hub = console.hub
     message = InboundMessage(
         channel=channel, conversation_id=f"console-try-{new_id()}", user_id="console",
         message_id=new_id(), text=text,
     )
-    turn = await hub.new_turn(message, Conversation.start(message), dry_run=True)
-    decision = await hub.decide(turn)
-    result = decision.as_dict()
-    result["trace"] = list(turn.trace)
-    result["tags"] = sorted(turn.tags)
-    return result
+    return await console.hub.dry_run(message)
 
 
 def routes(console: Console, router: web.UrlDispatcher) -> None:

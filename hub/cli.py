@@ -217,7 +217,6 @@ def _ask_script(config: Config, args: argparse.Namespace) -> int:
 
 async def _ask(config: Config, text: str, channel: str) -> dict[str, object]:
     """Run one message through the stages, with no channel and a throwaway store."""
-    from hub.conversation import Conversation
     from hub.hub import Hub
     from hub.metrics import Metrics
     from hub.service import build_stages, enter_stages
@@ -232,12 +231,7 @@ async def _ask(config: Config, text: str, channel: str) -> dict[str, object]:
     )
     async with AsyncExitStack() as stack:
         await enter_stages(stack, stages)
-        turn = await hub.new_turn(message, Conversation.start(message), dry_run=True)
-        decision = await hub.decide(turn)
-    result = decision.as_dict()
-    result["trace"] = list(turn.trace)
-    result["tags"] = sorted(turn.tags)
-    return result
+        return await hub.dry_run(message)
 
 
 def cmd_hash_password(args: argparse.Namespace) -> int:

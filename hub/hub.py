@@ -341,6 +341,16 @@ class Hub:
             trace=[f"language: {language}"],
         )
 
+    async def dry_run(self, message: InboundMessage) -> dict[str, Any]:
+        """The decision for ``message`` in a throwaway conversation, nothing sent or saved
+        (``hub ask``, the console's Try it): the decision as a dict, its trace and tags."""
+        turn = await self.new_turn(message, Conversation.start(message), dry_run=True)
+        decision = await self.decide(turn)
+        result = decision.as_dict()
+        result["trace"] = list(turn.trace)
+        result["tags"] = sorted(turn.tags)
+        return result
+
     def _delta_sink(self, message: InboundMessage) -> Callable[[str], Awaitable[None]] | None:
         """Partial answers, for adapters that can show them (a ``send_delta`` method)."""
         send_delta = getattr(self.adapters.get(message.channel), "send_delta", None)
@@ -483,7 +493,7 @@ class Hub:
 
 def evidence(turn: Turn, decision: Decision) -> dict[str, Any]:
     """What the transcript keeps of a decision: its details and the turn's trace, as JSON."""
-    details = {**decision.details, "trace": list(turn.trace)}
+    details = {**decision.details, "trace": list(turn.trace), "helped": decision.helped}
     if decision.handoff is not None:
         details["handoff"] = decision.handoff.reason
     return json.loads(json.dumps(details, default=str))

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+from tests.browser import chromium
 from tests.harness import make_config, running_hub, start_redis
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 RULES = [
     {"name": "hours", "keywords": ["hours"], "action": "reply", "text": "Nine to five.",
      "buttons": [{"label": "Weekends?", "value": "weekend opening"}]},
@@ -21,22 +20,8 @@ RULES = [
 
 @pytest.fixture
 async def browser() -> AsyncIterator[object]:
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("CI") == "true":
-            pytest.fail("Chromium is required under CI (make test installs it)")
-        pytest.skip("no chromium; run `make browser`")
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--no-first-run", "--disable-quic"],
-        )
-        try:
-            yield browser
-        finally:
-            await browser.close()
+    async with chromium() as launched:
+        yield launched
 
 
 async def send(page, text: str) -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 
+from tests.browser import chromium
 from tests.console.admin import hashes
 
 
@@ -11,3 +14,9 @@ from tests.console.admin import hashes
 def admin_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in hashes().items():
         monkeypatch.setenv(name, value)
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[object]:
+    async with chromium() as launched:
+        yield launched
