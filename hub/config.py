@@ -364,6 +364,10 @@ class LLMConfig(Section):
     near_budget_ratio: Annotated[float, Field(gt=0.0, le=1.0)] = 0.8
     max_tool_calls: Annotated[int, Field(ge=0, le=20)] = 3  # action calls per turn (flows/)
     queue_notice_s: Annotated[float, Field(gt=0)] = 3.0  # queued this long: "still working"
+    still_working_s: Annotated[float, Field(gt=0)] = 4.0  # an answer pending this long: the same notice
+    hold_s: Annotated[float, Field(gt=0)] = 2.0  # a newer message waits at most this behind an LLM answer
+    degraded_after_failures: Annotated[int, Field(ge=1)] = 3  # failures or timeouts of a tier...
+    degraded_window_s: Annotated[float, Field(gt=0)] = 60.0  # ...within this window: /healthz degraded
     tiers: tuple[LLMTierConfig, ...] = ()
 
     @model_validator(mode="after")

@@ -24,9 +24,12 @@ __all__ = [
     "InboundMessage",
     "OutboundMessage",
     "Sender",
+    "Source",
     "message_from_json",
     "message_to_json",
     "new_id",
+    "sources_line",
+    "with_sources",
 ]
 
 Sender = Literal["customer", "bot", "agent", "system"]
@@ -99,6 +102,39 @@ class Button:
 
 
 @dataclass(frozen=True, slots=True)
+class Source:
+    """An article an answer rests on, which a channel shows as a link.
+
+    ``number`` is the ``[n]`` the answer cites it by; None for the one article
+    an extractive answer comes from ("Read more"). ``url`` may be empty (an
+    article with no public address): then the title is shown without a link.
+    """
+
+    title: str
+    url: str = ""
+    number: int | None = None
+
+    @property
+    def label(self) -> str:
+        return self.title if self.number is None else f"[{self.number}] {self.title}"
+
+
+def sources_line(sources: tuple[Source, ...]) -> str:
+    """The plain-text form of ``sources``: "Read more: <title> <link>" for an
+    extractive answer's article, "Sources: [1] <title> <link>; [2] ..." for citations."""
+    if not sources:
+        return ""
+    links = "; ".join(f"{s.label} {s.url}".rstrip() for s in sources)
+    return f"{'Read more' if sources[0].number is None else 'Sources'}: {links}"
+
+
+def with_sources(body: str, sources: tuple[Source, ...]) -> str:
+    """``body``, then its sources' plain line as the last paragraph."""
+    line = sources_line(sources)
+    return f"{body}\n\n{line}" if line else body
+
+
+@dataclass(frozen=True, slots=True)
 class InboundMessage:
     """One customer message, as every adapter delivers it to the hub.
 
@@ -138,7 +174,13 @@ class InboundMessage:
 
 @dataclass(frozen=True, slots=True)
 class OutboundMessage:
-    """One message from the hub (bot, agent or system) to a customer."""
+    """One message from the hub (bot, agent or system) to a customer.
+
+    ``text`` is complete as plain text: with ``sources``, its last paragraph is
+    their plain line (:func:`with_sources`), so a channel that cannot show links
+    sends ``text`` as it is, and one that can sends :attr:`body` and renders
+    ``sources`` its own way.
+    """
 
     channel: str
     conversation_id: str
@@ -151,14 +193,24 @@ class OutboundMessage:
     message_id: str = field(default_factory=new_id)
     timestamp: float = field(default_factory=time.time)
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    sources: tuple[Source, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "metadata", _freeze(self.metadata))
         object.__setattr__(self, "buttons", tuple(self.buttons))
+        object.__setattr__(self, "sources", tuple(self.sources))
 
     @property
     def address(self) -> str:
         return str(Address(self.channel, self.conversation_id))
+
+    @property
+    def body(self) -> str:
+        """``text`` without the sources' plain line (for channels that render links)."""
+        line = sources_line(self.sources)
+        if line and self.text.endswith(line):
+            return self.text[: -len(line)].rstrip()
+        return self.text
 
     @classmethod
     def reply(
@@ -170,6 +222,7 @@ class OutboundMessage:
         sender: Sender = "bot",
         sender_name: str = "",
         metadata: Mapping[str, Any] | None = None,
+        sources: tuple[Source, ...] = (),
     ) -> OutboundMessage:
         """An answer to ``to`` on the same channel, conversation and thread."""
         return cls(
@@ -182,6 +235,7 @@ class OutboundMessage:
             reply_to=to.message_id,
             thread=to.thread,
             metadata=metadata or _EMPTY,
+            sources=sources,
         )
 
 
@@ -191,7 +245,7 @@ def message_to_json(message: InboundMessage | OutboundMessage) -> dict[str, Any]
     data: dict[str, Any] = {}
     for f in fields(message):
         value = getattr(message, f.name)
-        if f.name in ("attachments", "buttons"):
+        if f.name in ("attachments", "buttons", "sources"):
             value = [{g.name: getattr(item, g.name) for g in fields(item)} for item in value]
         elif f.name == "metadata":
             value = dict(value)
@@ -212,4 +266,6 @@ def message_from_json(
         values["attachments"] = tuple(Attachment(**a) for a in values["attachments"])
     if "buttons" in values:
         values["buttons"] = tuple(Button(**b) for b in values["buttons"])
+    if "sources" in values:
+        values["sources"] = tuple(Source(**s) for s in values["sources"])
     return cls(**values)

@@ -31,6 +31,7 @@ from hub.ingress import (
     Work,
     partition_of,
 )
+from hub.lanes import overtaken
 from hub.language import LanguageDetector
 from hub.logs import conversation_scope, log_address
 from hub.metrics import Metrics
@@ -283,12 +284,20 @@ class Hub:
         typing = TypingIndicator(self.adapters.get(message.channel), message, self.typing_delay_s)
         turn = await self.new_turn(message, conversation, language=language)
         decision = await self.decide(turn)
+        went_ahead = overtaken()
+        if went_ahead:  # newer messages of this conversation were handled meanwhile
+            reason = f"{decision.reason}; {went_ahead} newer message(s) went ahead ([llm] hold_s)"
+            details = {**decision.details, "overtaken_by": went_ahead}
+            decision = dataclasses.replace(decision, reason=reason, details=details)
         await typing.stop(replied=bool(decision.text))
         await self.record(turn, decision)
         if decision.text:
             # the customer's language rides along, for a channel whose own page follows it (webchat)
             spoken = {"language": turn.language} if not self.languages.single else None
-            reply = OutboundMessage.reply(message, decision.text, buttons=decision.buttons, metadata=spoken)
+            reply = OutboundMessage.reply(
+                message, decision.text, buttons=decision.buttons, metadata=spoken,
+                sources=decision.sources,
+            )
             await self.deliver(
                 reply, stage=decision.stage, reason=decision.reason, conversation=turn.conversation,
                 details=evidence(turn, decision),
@@ -381,6 +390,10 @@ class Hub:
         failures = 0 if decision.helped else conversation.failures + 1
         tags = tuple(sorted(turn.tags))
         if failures != conversation.failures or tags != conversation.tags:
+            if overtaken():  # a newer message may have changed it meanwhile: build on that
+                conversation = await self.store.get_conversation(conversation.id) or conversation
+                failures = 0 if decision.helped else conversation.failures + 1
+                tags = tuple(sorted({*conversation.tags, *turn.tags}))
             conversation = conversation.evolve(failures=failures, tags=tags)
             await self.store.save_conversation(conversation)
             turn.conversation = conversation

@@ -59,6 +59,7 @@ class MessageTexts(BaseModel):
     resolved: str = "Your conversation was marked as resolved. Write again any time."
     returned: str = "You're back with the assistant. How can I help?"
     offer_button: Annotated[str, Field(min_length=1)] = "Talk to a person"
+    dont_know: str = "I don't know the answer to that, and I'd rather not guess."
     llm_failed: str = "I couldn't find a good answer to that, so I'm passing you to a person."
     llm_over_budget: str = (
         "I've answered as much as I can in this chat, so I'm passing you to a person who can help."

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from functools import partial
 from typing import Any
@@ -147,11 +147,25 @@ async def _healthz(request: web.Request) -> web.Response:
         if health is not None:
             components[stage.name] = health()
     components["ingress"] = await hub.ingress_health()
-    healthy = all(c.get("status") == "ok" for c in components.values())
-    starting = any(c.get("status") == "starting" for c in components.values())
-    status = "ok" if healthy else "starting" if starting else "degraded"
+    status = overall_status(c.get("status") for c in components.values())
     body = {"status": status, "components": components}
-    return web.json_response(body, status=200 if healthy else 503)
+    return web.json_response(body, status=503 if status in ("down", "starting") else 200)
+
+
+def overall_status(statuses: Iterable[object]) -> str:
+    """The hub's status from its components': the worst of ok < degraded < starting < down.
+
+    "degraded" (an LLM tier failing, Telegram unreachable) keeps HTTP 200: rules,
+    the FAQ and the other channels still answer, so a load balancer must not pull
+    the hub; "starting" and "down" (the store) are 503. Anything unknown is down.
+    """
+    worst = 0
+    for status in statuses:
+        worst = max(worst, _SEVERITY.get(str(status), len(_SEVERITY) - 1))
+    return list(_SEVERITY)[worst]
+
+
+_SEVERITY = {"ok": 0, "degraded": 1, "starting": 2, "down": 3}
 
 
 async def _metrics(request: web.Request) -> web.Response:

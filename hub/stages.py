@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from hub.config import Config
 from hub.conversation import Conversation, TranscriptEntry
-from hub.envelope import Button, InboundMessage
+from hub.envelope import Button, InboundMessage, Source
 from hub.logs import stage_scope
 from hub.messages import MessageTexts
 
@@ -36,6 +36,7 @@ class Candidate:
     question: str
     answer: str
     score: float
+    source: Source | None = None  # an article's passage: what citing it links to
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,8 @@ class Decision:
     FAQ id and score, model, tokens, cost). ``text`` and ``buttons`` are the
     reply, if any. ``handoff`` asks for a human. ``helped`` is False when the
     bot could not answer the question (it counts towards offering a person).
+    ``sources`` are the articles the reply cites (its text ends with their
+    plain line, :func:`hub.envelope.with_sources`); channels render them as links.
     """
 
     stage: str
@@ -64,10 +67,12 @@ class Decision:
     details: Mapping[str, Any] = field(default_factory=dict)
     handoff: HandoffRequest | None = None
     helped: bool = True
+    sources: tuple[Source, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "details", MappingProxyType(dict(self.details)))
         object.__setattr__(self, "buttons", tuple(self.buttons))
+        object.__setattr__(self, "sources", tuple(self.sources))
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -75,6 +80,9 @@ class Decision:
             "reason": self.reason,
             "reply": self.text,
             "buttons": [{"label": b.label, "value": b.value} for b in self.buttons],
+            "sources": [
+                {"n": s.number, "title": s.title, "url": s.url} for s in self.sources
+            ],
             "details": dict(self.details),
             "handoff": (
                 {"reason": self.handoff.reason, "queue": self.handoff.queue}

@@ -149,7 +149,7 @@ class KnowledgeStage:
             return None
         if retrieval.confidence >= settings.documents_threshold:
             return _article_answer(turn.message.text, retrieval)
-        passages, _ = grounding(retrieval.hits, settings.candidates)
+        passages = grounding(retrieval.hits, settings.candidates)
         turn.candidates = [*turn.candidates, *passages]
         turn.note(
             f"kb: best article {best.doc_id} at confidence {best.confidence:.2f} "
@@ -231,16 +231,17 @@ def _article_answer(question: str, retrieval: Retrieval) -> Decision:
     best = retrieval.best
     assert best is not None
     runner = retrieval.hits[1] if len(retrieval.hits) > 1 else None
-    _, sources = grounding(retrieval.hits, 1)
+    text, source = extractive_answer(question, best)
     return Decision(
         stage="kb",
         reason=f"article {best.doc_id} matched with confidence {best.confidence:.2f}",
-        text=extractive_answer(question, best),
+        text=text,
+        sources=(source,),
         details={
             "doc_id": best.doc_id,
             "score": best.confidence,
             "section": best.passages[0].heading,
-            "sources": [s.as_dict() for s in sources],
+            "sources": [{"title": source.title, "url": source.url, "doc_id": best.doc_id}],
             "bm25": best.bm25,
             "dense": best.dense,
             "runner_up": runner.doc_id if runner else None,

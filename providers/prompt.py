@@ -50,6 +50,9 @@ def _references(candidates: Sequence[Candidate]) -> str:
     if not candidates:
         return "Reference answers: none were found for this question."
     lines = ["Reference answers:"]
+    if any(c.source is not None for c in candidates):
+        lines[0] = ("Reference answers (those numbered [1], [2], ... are passages of the "
+                    "shop's articles: cite each one you use in the answer's text as [1], [2]):")
     for c in candidates:
         question = " ".join(scrub(c.question).split())
         answer = " ".join(scrub(c.answer).split())

@@ -4,6 +4,9 @@ Models are asked for ``{"answer", "confident", "sources"}``; :func:`parse`
 reads that leniently (code fences, text around the object, or plain text with
 ``confident`` unknown). :func:`check` fails a reply that declines, says it is
 unsure, cites none of the grounding it was given, or repeats the instructions.
+:func:`unsupported` fails a reply grounded on articles whose claims are not in
+them: each sentence must find most of its words (stems, no stop words), and
+every number it states, in the grounding it was given.
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-__all__ = ["Answer", "AnswerStream", "check", "parse"]
+from kb.documents.index import analyse  # the articles' own analyser: the same stems
+
+__all__ = ["NOT_IN_PASSAGES", "SUPPORT_SHARE", "Answer", "AnswerStream", "check", "parse", "unsupported"]
 
 _OBJECT = re.compile(r"\{.*\}", re.DOTALL)
 _DECLINE = re.compile(
@@ -23,7 +28,22 @@ _DECLINE = re.compile(
     re.IGNORECASE,
 )
 _WORDS = re.compile(r"[a-z0-9']+")
+_CITED = re.compile(r"\[(\d{1,3})\]")
+_CITED_MARK = re.compile(r"\[\d{1,3}\]")
 _LEAK_WINDOW = 7
+# A sentence is supported when this share of its distinct stems occurs in the grounding
+# (tuned on half of StackFAQ's threads, measured on the other half: bench/support_check.py).
+SUPPORT_SHARE = 0.65
+NOT_IN_PASSAGES = "not in the passages"  # how a support failure ends
+_MIN_CLAIM_STEMS = 4  # shorter sentences ("Yes, you can.", "Here is how to do it.") claim nothing
+_SENTENCES = re.compile(r"(?<=[.!?])\s+|\n+")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
+_COURTESY = re.compile(  # lines that claim nothing about the shop
+    r"^\W*(?:let (?:me|us) know|hope (?:this|that|it) helps|feel free|happy to help|"
+    r"(?:is there )?anything else|if you (?:have|need) (?:any|more|anything)|thanks|thank you|"
+    r"you(?:'|’)re welcome|have a (?:nice|good|great))\b",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +53,11 @@ class Answer:
     text: str
     confident: bool | None
     sources: tuple[str, ...]
+
+    @property
+    def cited(self) -> set[str]:
+        """The references it names: its ``sources``, and the ``[n]`` its text cites."""
+        return {*self.sources, *_CITED.findall(self.text)}
 
 
 def parse(raw: str) -> Answer:
@@ -82,8 +107,31 @@ def check(answer: Answer, grounding_ids: Iterable[str], secrets: Iterable[str]) 
     if _DECLINE.search(answer.text):
         return "declined"
     ids = set(grounding_ids)
-    if ids and answer.confident is not None and not ids & set(answer.sources):
+    if ids and answer.confident is not None and not ids & answer.cited:
         return "cited no reference answer"
+    return None
+
+
+def unsupported(
+    text: str, grounding: Iterable[str], share: float = SUPPORT_SHARE
+) -> str | None:
+    """Why the claims of ``text`` are not in ``grounding`` (the passages' and reference
+    answers' texts), or None when every sentence that claims something is there."""
+    pool = list(grounding)
+    stems = set(analyse(" ".join(pool)))
+    numbers = set(_NUMBER.findall(" ".join(pool)))
+    claims = [
+        c for c in _SENTENCES.split(_CITED_MARK.sub(" ", text)) if c.strip() and not _COURTESY.match(c)
+    ]
+    missing = 0
+    for claim in claims:
+        own = set(analyse(claim))
+        if not set(_NUMBER.findall(claim)) <= numbers:
+            missing += 1
+        elif len(own) >= _MIN_CLAIM_STEMS and len(own & stems) < share * len(own):
+            missing += 1
+    if missing:
+        return f"{missing} of {len(claims)} sentences {NOT_IN_PASSAGES}"
     return None
 
 

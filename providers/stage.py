@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hub.config import Config, LLMConfig, LLMTierConfig
-from hub.envelope import Button, InboundMessage
+from hub.envelope import Button, InboundMessage, Source
+from hub.lanes import step_aside_after
 from hub.logs import add_scrubber, tame_library_loggers
 from hub.messages import MessageTexts, fill
 from hub.metrics import Metrics
@@ -27,13 +28,24 @@ from hub.store import Store
 from hub.text import fold
 from providers.budget import Ledger
 from providers.cache import AnswerCache, CachedAnswer, cache_key
+from providers.citations import cite
 from providers.complexity import Complexity, pick_tier, score_turn
 from providers.errors import TierFailed
 from providers.gate import TierGates
+from providers.health import TierHealth
+from providers.notice import StillWorking
 from providers.pii import has_pii, scrub
 from providers.prompt import RULES, build_messages
 from providers.router import Completion, TierRouter
-from providers.selfcheck import AnswerStream, check, leaks, parse
+from providers.selfcheck import (
+    NOT_IN_PASSAGES,
+    Answer,
+    AnswerStream,
+    check,
+    leaks,
+    parse,
+    unsupported,
+)
 from providers.tools import TOOL_PREFIX, ToolBox, used_tools
 from providers.topics import refused_topic
 from providers.warmup import RouterWarmup
@@ -53,6 +65,7 @@ class _Attempts:
 
     failures: list[str] = field(default_factory=list)
     answered: int = 0  # calls that came back with an answer (good or rejected)
+    unsupported: int = 0  # answers whose claims the articles do not hold
     tokens_in: int = 0
     tokens_out: int = 0
     cost_usd: float = 0.0
@@ -81,6 +94,7 @@ class LLMStage:
         self.cache = AnswerCache(store)
         self.routers = RouterWarmup()
         self.gates = TierGates()
+        self.tier_health = TierHealth()  # failures per tier: /healthz "degraded"
         self.notify: Notify | None = None  # set by the service: a message outside the decision
         self._config = config
         add_scrubber(scrub)
@@ -113,6 +127,13 @@ class LLMStage:
             return {"status": "ok", "tiers": "built on first use"}
         health = self.routers.health()
         health["queues"] = self.gates.health()
+        settings = config or LLMConfig()
+        degraded = self.tier_health.degraded(
+            settings.degraded_after_failures, settings.degraded_window_s
+        )
+        if degraded and health["status"] == "ok":
+            health["status"] = "degraded"
+            health["degraded"] = degraded
         return health
 
     # -- one turn --------------------------------------------------------------------
@@ -152,8 +173,11 @@ class LLMStage:
         key = cache_key(identity, messages) if _cacheable(turn) else None
         cached = await self.cache.get(key) if key else None
         if cached is not None:
-            return _cached_decision(cached, complexity)
-        return await self._ask(turn, config, router, start, messages, complexity, key)
+            return _cached_decision(cached, cite(cached.text, turn.candidates), complexity)
+        notice = StillWorking(self._still_working(turn))
+        # past hold_s, newer messages of the conversation are answered meanwhile (hub/lanes.py)
+        async with notice.after(config.still_working_s), step_aside_after(config.hold_s):
+            return await self._ask(turn, config, router, start, messages, complexity, key, notice)
 
     def _start_tier(
         self, turn: Turn, tiers: list[LLMTierConfig], complexity: Complexity, daily: str
@@ -180,6 +204,7 @@ class LLMStage:
         messages: list[dict[str, Any]],
         complexity: Complexity,
         key: str | None,
+        notice: StillWorking,
     ) -> Decision:
         tiers = router.tiers
         order = [*range(start, len(tiers)), *range(start - 1, -1, -1)]
@@ -191,27 +216,32 @@ class LLMStage:
             index = order.pop(0)
             tier = tiers[index]
             try:
-                async with self.gates.for_tier(tier).slot(
-                    config.queue_notice_s, self._still_working(turn)
-                ):
-                    done = await self._complete(router, tier, messages, turn, secrets)
+                async with self.gates.for_tier(tier).slot(config.queue_notice_s, notice.tell):
+                    done = await self._complete(router, tier, messages, turn, secrets, notice)
             except TierFailed as exc:
                 logger.warning("llm tier %s failed: %s", tier.name, exc.kind)
+                self.tier_health.failed(tier.name, exc.kind)
                 attempts.failures.append(f"{tier.name}: {exc.kind}")
                 continue
+            self.tier_health.answered(tier.name)
             attempts.add(done)
             await self.ledger.record(
                 turn.conversation.id, tier.name, done.model, (done.tokens_in, done.tokens_out),
                 done.cost_usd,
             )
             answer = parse(done.text)
-            why = check(answer, [*grounding, *_tool_ids(turn)], secrets)
+            why = check(answer, [*grounding, *_tool_ids(turn)], secrets) or _unsupported(
+                answer, turn
+            )
             if why is None:
                 if key is not None and index == start and not used_tools(turn):
                     cached = CachedAnswer(answer.text, tier.name, done.model, answer.sources)
                     await self.cache.put(key, cached, config.cache_ttl_s)
-                return _answered(done, answer.text, complexity, attempts, escalated)
+                return _answered(
+                    done, cite(answer.text, turn.candidates), complexity, attempts, escalated
+                )
             attempts.failures.append(f"{tier.name}: {why}")
+            attempts.unsupported += why.endswith(NOT_IN_PASSAGES)
             logger.info("llm tier %s answer rejected: %s", tier.name, why)
             higher = [i for i in order if i > index]
             if escalated or not higher:
@@ -220,29 +250,28 @@ class LLMStage:
             order = higher[:1]
         if attempts.failures and not attempts.answered:
             return _unavailable(attempts, complexity, turn.config, turn.texts)
+        if attempts.unsupported and not _agents(turn.config):
+            return _dont_know(attempts, complexity, turn.texts)
         return _all_failed(attempts, complexity, turn.texts)
 
 
     async def _complete(
         self, router: TierRouter, tier: LLMTierConfig, messages: list[dict[str, Any]],
-        turn: Turn, secrets: tuple[str, ...],
+        turn: Turn, secrets: tuple[str, ...], notice: StillWorking,
     ) -> Completion:
         """The tier's answer; with tools configured, after the tool calls it makes."""
+        stream = _streamer(turn, secrets, notice)
         if self.tools is None:
-            return await router.complete(tier, messages, _streamer(turn, secrets))
-        return await self.tools.complete(router, tier, messages, turn, _streamer(turn, secrets))
+            return await router.complete(tier, messages, stream)
+        return await self.tools.complete(router, tier, messages, turn, stream)
 
     def _still_working(self, turn: Turn) -> Callable[[], Awaitable[None]] | None:
-        """Tell a customer whose question waits in a tier's queue, once per question."""
+        """Send the customer ``[messages] still_working`` (StillWorking sends it once a turn)."""
         notify = self.notify
         if notify is None or turn.dry_run:
             return None
-        told: list[bool] = []
 
         async def tell() -> None:
-            if told:
-                return
-            told.append(True)
             try:
                 await notify(turn.message, turn.texts.still_working)
             except Exception as exc:  # a notice that cannot be sent must not cost the answer
@@ -267,12 +296,27 @@ def _tool_ids(turn: Turn) -> list[str]:
     return [c.id for c in turn.candidates if c.id.startswith(TOOL_PREFIX)]
 
 
+def _unsupported(answer: Answer, turn: Turn) -> str | None:
+    """The support check, for answers grounded on articles' passages (FAQ answers and
+    tool results count as grounding too: a claim may come from any of them)."""
+    if not any(c.source is not None for c in turn.candidates):
+        return None
+    return unsupported(answer.text, [f"{c.question}\n{c.answer}" for c in turn.candidates])
+
+
+def _agents(config: Config) -> bool:
+    """Can a hand-off reach a person (agents in Slack)?"""
+    return bool(config.handoff.agents_channel and config.channels.slack.enabled)
+
+
 def _cacheable(turn: Turn) -> bool:
     texts = [turn.message.text, *(e.text for e in turn.history)]
     return not any(has_pii(t) for t in texts)
 
 
-def _streamer(turn: Turn, secrets: tuple[str, ...]) -> Callable[[str], Awaitable[None]] | None:
+def _streamer(
+    turn: Turn, secrets: tuple[str, ...], notice: StillWorking
+) -> Callable[[str], Awaitable[None]] | None:
     """Forward the answer part of a streaming reply to ``turn.on_delta``.
 
     The newest few words are held back and streaming stops if the answer starts
@@ -297,6 +341,7 @@ def _streamer(turn: Turn, secrets: tuple[str, ...]) -> Callable[[str], Awaitable
         shown = int(state["shown"])
         if safe > shown:
             state["shown"] = safe
+            notice.answering = True  # the customer sees it coming: no "still working"
             await sink(answer[shown:safe])
 
     return on_text
@@ -329,15 +374,18 @@ def _over_budget(config: LLMConfig, texts: MessageTexts) -> Decision:
 
 
 def _answered(
-    done: Completion, text: str, complexity: Complexity, attempts: _Attempts, escalated: bool
+    done: Completion, cited: tuple[str, tuple[Source, ...]], complexity: Complexity,
+    attempts: _Attempts, escalated: bool,
 ) -> Decision:
     reason = f"tier {done.tier!r} (score {complexity.score:.2f}) answered with {done.model}"
     if attempts.failures:
         reason += f" after {'; '.join(attempts.failures)}"
+    text, sources = cited
     return Decision(
         stage="llm",
         reason=reason,
         text=text,
+        sources=sources,
         details={
             "tier": done.tier,
             "model": done.model,
@@ -354,11 +402,15 @@ def _answered(
     )
 
 
-def _cached_decision(cached: CachedAnswer, complexity: Complexity) -> Decision:
+def _cached_decision(
+    cached: CachedAnswer, cited: tuple[str, tuple[Source, ...]], complexity: Complexity
+) -> Decision:
+    text, sources = cited
     return Decision(
         stage="llm",
         reason=f"tier {cached.tier!r} (score {complexity.score:.2f}) answer from the cache",
-        text=cached.text,
+        text=text,
+        sources=sources,
         details={
             "tier": cached.tier,
             "model": cached.model,
@@ -389,7 +441,7 @@ def _unavailable(
         "score": complexity.score, "failures": list(attempts.failures), "provider_failed": True,
     }
     reason = f"no tier could answer (score {complexity.score:.2f}): {why}"
-    if config.handoff.agents_channel and config.channels.slack.enabled:
+    if _agents(config):
         queued = fill(texts.queued, wait=texts.expected_wait)
         return Decision(
             stage="llm", reason=reason, text=f"{texts.llm_unavailable} {queued}",
@@ -402,19 +454,37 @@ def _unavailable(
     )
 
 
+def _dont_know(attempts: _Attempts, complexity: Complexity, texts: MessageTexts) -> Decision:
+    """The articles do not support the answers that came back, and no person can take it:
+    say so (``[messages] dont_know`` and the contact route) rather than guess."""
+    why = "; ".join(attempts.failures)
+    return Decision(
+        stage="llm",
+        reason=f"no supported answer (score {complexity.score:.2f}): {why}; no agents",
+        text=texts.with_contact(texts.dont_know),
+        details={**_spent(attempts, complexity), "unsupported": True},
+        helped=False,
+    )
+
+
+def _spent(attempts: _Attempts, complexity: Complexity) -> dict[str, Any]:
+    """What the rejected attempts cost, and why each failed."""
+    return {
+        "score": complexity.score,
+        "tokens_in": attempts.tokens_in,
+        "tokens_out": attempts.tokens_out,
+        "cost_usd": round(attempts.cost_usd, 8),
+        "failures": list(attempts.failures),
+    }
+
+
 def _all_failed(attempts: _Attempts, complexity: Complexity, texts: MessageTexts) -> Decision:
     why = "; ".join(attempts.failures) or "no tier answered"
     return Decision(
         stage="llm",
         reason=f"no tier could answer (score {complexity.score:.2f}): {why}",
         text=texts.llm_failed,
-        details={
-            "score": complexity.score,
-            "tokens_in": attempts.tokens_in,
-            "tokens_out": attempts.tokens_out,
-            "cost_usd": round(attempts.cost_usd, 8),
-            "failures": list(attempts.failures),
-        },
+        details=_spent(attempts, complexity),
         handoff=HandoffRequest(reason=f"llm: all tiers failed ({why})"),
         helped=False,
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from hub.envelope import Button, OutboundMessage
+from hub.envelope import Button, OutboundMessage, Source
 
 __all__ = [
     "BUTTON_ACTION_PREFIX",
@@ -111,7 +111,7 @@ def to_platform(message: OutboundMessage) -> list[dict[str, Any]]:
     conversation's thread (``C1:<thread ts>``) or ``message.thread``.
     """
     channel, thread_ts = destination(message)
-    pieces = split_text(escape(message.text))
+    pieces = split_text(_mrkdwn(message))
     calls = []
     for index, piece in enumerate(pieces):
         last = index == len(pieces) - 1
@@ -132,6 +132,20 @@ def to_platform(message: OutboundMessage) -> list[dict[str, Any]]:
             call["thread_ts"] = thread_ts
         calls.append(call)
     return calls
+
+
+def _mrkdwn(message: OutboundMessage) -> str:
+    """The message's text, escaped; its sources as mrkdwn links ``<url|title>``."""
+    if not message.sources:
+        return escape(message.text)
+    label = "Read more" if message.sources[0].number is None else "Sources"
+    links = ", ".join(_link(s) for s in message.sources)
+    return f"{escape(message.body)}\n\n{label}: {links}"
+
+
+def _link(source: Source) -> str:
+    text = escape(source.label).replace("|", "¦")  # a | would end the link's address
+    return f"<{escape(source.url)}|{text}>" if source.url else text
 
 
 def _context(name: str) -> dict[str, Any]:

@@ -12,6 +12,7 @@ last part. No network, no store: tests call both directly.
 
 from __future__ import annotations
 
+import html
 import logging
 import re
 from collections.abc import Callable
@@ -28,7 +29,7 @@ from aiogram.types import (
 )
 from pydantic import ValidationError
 
-from hub.envelope import Attachment, InboundMessage, OutboundMessage
+from hub.envelope import Attachment, InboundMessage, OutboundMessage, Source
 
 __all__ = [
     "ALLOWED_UPDATES",
@@ -46,6 +47,7 @@ logger = logging.getLogger(__name__)
 
 CHANNEL = "telegram"
 MAX_TEXT = 4096  # Telegram counts UTF-16 code units
+_Part = tuple[str, str | None]  # a message's text and its parse mode (None: plain)
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
 GROUP_TYPES = ("group", "supergroup")
 EMPTY_TEXT = "Please choose:"
@@ -377,19 +379,39 @@ def to_platform(
     text = _display_text(message)
     if not text.strip() and not message.buttons:
         return []
-    parts = split_text(text or EMPTY_TEXT)
+    parts = [(part, None) for part in split_text(text or EMPTY_TEXT)]
+    if message.sources:
+        parts = _with_links(message)
     markup = _keyboard(message, callback_data)
     thread = int(message.thread) if message.thread and message.thread.isdigit() else None
     return [
         SendMessage(
             chat_id=int(message.conversation_id),
             text=part,
-            parse_mode=None,
+            parse_mode=mode,
             message_thread_id=thread,
             reply_markup=markup if last else None,
         )
-        for part, last in _with_last(parts)
+        for (part, mode), last in _with_last(parts)
     ]
+
+
+def _with_links(message: OutboundMessage) -> list[tuple[str, str | None]]:
+    """An answer with sources: HTML with ``<a href>`` links (everything else escaped), in
+    one message when it fits; else the text as plain parts, then the links on their own."""
+    label = "Read more" if message.sources[0].number is None else "Sources"
+    links = f"{label}: " + ", ".join(_link(s) for s in message.sources)
+    whole = f"{html.escape(message.body, quote=False)}\n\n{links}"
+    if utf16_len(whole) <= MAX_TEXT:
+        return [(whole, "HTML")]
+    return [*((part, None) for part in split_text(message.body)), (links[:MAX_TEXT], "HTML")]
+
+
+def _link(source: Source) -> str:
+    title = html.escape(source.label, quote=False)
+    if not source.url.startswith(("https://", "http://")):
+        return title
+    return f'<a href="{html.escape(source.url, quote=True)}">{title}</a>'
 
 
 def _display_text(message: OutboundMessage) -> str:
@@ -410,7 +432,7 @@ def _keyboard(
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
-def _with_last(parts: list[str]) -> list[tuple[str, bool]]:
+def _with_last(parts: list[_Part]) -> list[tuple[_Part, bool]]:
     return [(part, i == len(parts) - 1) for i, part in enumerate(parts)]
 
 

@@ -8,6 +8,7 @@ server ``{"type":"welcome","session":"<token>","history":[message frames]}``, th
 client ``{"type":"message","id":"<client id>","text":"..."}``
 server ``{"type":"message","id":"<server id>","reply_to":"<client id>","from":"bot"|"agent"|"system","text":"...","buttons":[{"label","value"}],"language":"zh"}``
        (``language`` only with several ``[languages] supported``: the page's own strings follow it)
+       plus ``"sources":[{"n":1|null,"title","url"}]`` when the answer cites articles
 server ``{"type":"delta","reply_to":"<client id>","text":"..."}`` partial answer, before its message
 server ``{"type":"typing","on":true|false}``
 client ``{"type":"ping"}`` -> server ``{"type":"pong"}``
@@ -104,11 +105,20 @@ def to_frame(message: OutboundMessage) -> dict[str, Any]:
         "name": message.sender_name or None,
         "text": message.text,
         "buttons": [{"label": b.label, "value": b.value} for b in message.buttons],
+        **_sources(message),
     }
     language = message.metadata.get("language")
     if isinstance(language, str) and language:
         frame["language"] = language
     return frame
+
+
+def _sources(message: OutboundMessage) -> dict[str, Any]:
+    """``sources`` (only when the answer has some): the page shows ``text`` without its
+    last paragraph, their plain line, and renders them as links instead."""
+    if not message.sources:
+        return {}
+    return {"sources": [{"n": s.number, "title": s.title, "url": s.url} for s in message.sources]}
 
 
 def history_frame(session: str, entry: TranscriptEntry) -> dict[str, Any]:

@@ -10,44 +10,32 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 
+from hub.envelope import Source, with_sources
 from hub.stages import Candidate
 from kb.documents.chunks import Chunk
 from kb.documents.index import analyse
 from kb.documents.retrieval import DocumentHit
 from kb.documents.sources import SEPARATOR
 
-__all__ = ["MAX_ANSWER_CHARS", "Source", "extractive_answer", "grounding", "read_more"]
+__all__ = ["MAX_ANSWER_CHARS", "extractive_answer", "grounding", "source_of"]
 
 MAX_ANSWER_CHARS = 600
 _MAX_SENTENCES = 3
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
-@dataclass(frozen=True, slots=True)
-class Source:
-    """An article cited by an answer: what a channel renders as a link."""
-
-    number: int
-    title: str
-    link: str
-    doc_id: str
-
-    def as_dict(self) -> dict[str, object]:
-        return {"n": self.number, "title": self.title, "url": self.link, "doc_id": self.doc_id}
-
-
-def extractive_answer(question: str, hit: DocumentHit) -> str:
-    """The sentences of the passage sharing most terms with ``question``, trimmed, with "Read more"."""
+def extractive_answer(question: str, hit: DocumentHit) -> tuple[str, Source]:
+    """The sentences of the passage sharing most terms with ``question``, trimmed, with
+    "Read more: <title> <link>"; and that passage's article as the answer's source."""
     wanted = set(analyse(question))
     passage = max(hit.passages, key=lambda p: len(wanted & set(analyse(_own_text(p)))))
     sentences = [s.strip() for s in _SENTENCE.split(passage.text) if s.strip()]
     scored = [(len(wanted & set(analyse(s))), i) for i, s in enumerate(sentences)]
     best = sorted((i for n, i in scored if n > 0), key=lambda i: (-scored[i][0], i))[:_MAX_SENTENCES]
     chosen = [sentences[i] for i in sorted(best)] or sentences[:2]
-    text = _trim(" ".join(chosen))
-    return f"{text}\n\n{read_more(passage)}"
+    source = source_of(passage)
+    return with_sources(_trim(" ".join(chosen)), (source,)), source
 
 
 def _own_text(passage: Chunk) -> str:
@@ -55,21 +43,22 @@ def _own_text(passage: Chunk) -> str:
     return f"{passage.heading.rsplit(SEPARATOR, 1)[-1]}\n{passage.text}"
 
 
-def read_more(passage: Chunk) -> str:
-    link = passage.link
-    return f"Read more: {passage.title} {link}".rstrip()
+def source_of(passage: Chunk, number: int | None = None) -> Source:
+    """The passage's article as a source: its title, its link with the section's anchor."""
+    return Source(passage.title, passage.link, number)
 
 
-def grounding(hits: Sequence[DocumentHit], limit: int) -> tuple[list[Candidate], list[Source]]:
-    """Numbered references for the LLM (ids "1", "2", ...) and the sources they stand for."""
+def grounding(hits: Sequence[DocumentHit], limit: int) -> list[Candidate]:
+    """Numbered references for the LLM (ids "1", "2", ...), each with the source it stands for."""
     candidates: list[Candidate] = []
-    sources: list[Source] = []
     for hit in hits[:limit]:
         passage = hit.passages[0]
         number = len(candidates) + 1
-        candidates.append(Candidate(str(number), passage.heading, _trim(passage.text, 1200), hit.confidence))
-        sources.append(Source(number, hit.title, passage.link, hit.doc_id))
-    return candidates, sources
+        candidates.append(Candidate(
+            str(number), passage.heading, _trim(passage.text, 1200), hit.confidence,
+            source=source_of(passage, number),
+        ))
+    return candidates
 
 
 def _trim(text: str, limit: int = MAX_ANSWER_CHARS) -> str:

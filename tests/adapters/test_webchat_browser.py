@@ -223,3 +223,27 @@ async def test_unavailable_is_retried_on_the_open_socket_with_back_off(browser) 
             await page.close()
     finally:
         redis.stop()
+
+
+async def test_an_answer_from_an_article_shows_its_source_as_a_link(browser, tmp_path: Path) -> None:
+    help_dir = tmp_path / "help"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "kb" / "help", help_dir)
+    kb = {"enabled": True, "path": str(Path(__file__).resolve().parents[2] / "kb" / "faq.toml"),
+          "documents": [str(help_dir / "*.md")], "documents_base_url": "https://help.example/articles"}
+    async with running_hub(make_config(kb=kb)) as hub:
+        context = await browser.new_context()
+        page = await context.new_page()
+        await page.goto(hub.url + "/")
+        await page.wait_for_selector("#status.status--online")
+        await send(page, "How long does it take to break in leather boots?")
+        link = page.locator(".msg--bot .sources a")
+        await link.wait_for()
+        assert await link.get_attribute("href") == (
+            "https://help.example/articles/boot-fitting#breaking-them-in"
+        )
+        assert await link.inner_text() == "Hiking boots: fit and breaking in"
+        assert await link.get_attribute("rel") == "noopener noreferrer"
+        bubble = await page.locator(".msg--bot").last.inner_text()
+        assert "20 to 30 kilometres" in bubble
+        assert bubble.count("Read more:") == 1 and "https://" not in bubble  # the link, not the URL
+        await context.close()

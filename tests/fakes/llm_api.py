@@ -5,7 +5,7 @@ streaming), so the real litellm client can be pointed at it with ``api_base``.
 It records every request body and answers per model name with a programmable
 :data:`Behaviour`: a :class:`Reply` (text, or a function of the request),
 :class:`Fail` (an HTTP error status) or :class:`Hang` (never answers, for
-timeouts). Token usage is realistic (about four characters per token) unless
+timeouts) or :class:`Held` (answers when the test releases it). Token usage is realistic (about four characters per token) unless
 a reply sets it. ``delay_s`` makes every answer take that long (a provider's
 latency); ``in_flight`` and ``peak_in_flight`` count the calls being answered.
 
@@ -36,6 +36,7 @@ __all__ = [
     "Fail",
     "FakeLLM",
     "Hang",
+    "Held",
     "Recorded",
     "Reply",
     "answer_json",
@@ -69,7 +70,17 @@ class Hang:
     """Never answer (until the server stops): the client must time out."""
 
 
-Behaviour = Reply | Fail | Hang
+@dataclass(frozen=True)
+class Held:
+    """Answer as ``then`` once ``release`` is set (a slow provider the test controls);
+    ``arrived`` is set when the request is in."""
+
+    then: Reply
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+Behaviour = Reply | Fail | Hang | Held
 
 
 @dataclass
@@ -233,6 +244,10 @@ class FakeLLM:
         """Record the call, then either misbehave (a response) or say what to answer:
         (the recorded request, the text, prompt tokens, completion tokens)."""
         recorded, behaviour = await self._record(request, api)
+        if isinstance(behaviour, Held):
+            behaviour.arrived.set()
+            await behaviour.release.wait()
+            behaviour = behaviour.then
         failed = await self._misbehave(behaviour)
         if failed is not None:
             return failed
@@ -276,6 +291,8 @@ class FakeLLM:
 
     def _tool_calls(self, recorded: Recorded) -> list[dict[str, Any]]:
         behaviour = self.behaviours.get(recorded.model, self.default)
+        if isinstance(behaviour, Held):
+            behaviour = behaviour.then
         if not isinstance(behaviour, Reply) or behaviour.tool_calls is None:
             return []
         if recorded.body.get("tool_choice") == "none":  # as OpenAI: then it must answer

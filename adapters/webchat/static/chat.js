@@ -99,7 +99,9 @@
       name.textContent = frame.name;
       li.appendChild(name);
     }
-    li.appendChild(document.createTextNode(frame.text || ""));
+    var sources = frame.sources && frame.sources.length ? frame.sources : null;
+    li.appendChild(document.createTextNode(sources ? withoutLastParagraph(frame.text) : frame.text || ""));
+    if (sources) li.appendChild(sourcesLine(sources));
     if (frame.buttons && frame.buttons.length) {
       var row = document.createElement("div");
       row.className = "buttons";
@@ -115,6 +117,34 @@
     log.appendChild(li);
     scrollDown();
     return li;
+  }
+
+  // With "sources", a message's last paragraph is their plain line: shown as links instead.
+  function withoutLastParagraph(text) {
+    var cut = (text || "").lastIndexOf("\n\n");
+    return cut < 0 ? text || "" : text.slice(0, cut);
+  }
+
+  function sourcesLine(sources) {
+    var line = document.createElement("div");
+    line.className = "sources";
+    var readMore = sources[0].n === null || sources[0].n === undefined;
+    line.appendChild(document.createTextNode(readMore ? "Read more: " : "Sources: "));
+    sources.forEach(function (s, i) {
+      if (i) line.appendChild(document.createTextNode(", "));
+      var label = (s.n === null || s.n === undefined ? "" : "[" + s.n + "] ") + s.title;
+      if (!/^https?:\/\//i.test(s.url || "")) {  // never a javascript: or data: link
+        line.appendChild(document.createTextNode(label));
+        return;
+      }
+      var a = document.createElement("a");
+      a.href = s.url;
+      a.textContent = label;
+      a.target = "_blank";
+      a.rel = "noopener noreferrer";
+      line.appendChild(a);
+    });
+    return line;
   }
 
   function note(text) { render({ from: "system", text: text }).classList.add("msg--error"); }
