@@ -13,8 +13,8 @@ line: what models do), citing ``[n]``. Two cases per question:
 
 The threshold (``providers.selfcheck.SUPPORT_SHARE``) is chosen on the odd
 threads (``--tune``: a sweep of the check alone); the figures are measured on
-the even threads, held back, through the real ``LLMStage`` and litellm against
-the fake OpenAI-compatible server of ``tests/fakes/llm_api.py``. A rejection
+the even threads, held back, through the real ``LLMStage`` (and its
+OpenAI-compatible client) against the fake OpenAI-compatible server of ``tests/fakes/llm_api.py``. A rejection
 by the support check is a positive: precision is the share of rejected
 answers that were unsupported, recall the share of unsupported answers rejected.
 

@@ -9,6 +9,7 @@ once its answer is sent: the held one stays pending, and a restart answers it).
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -24,7 +25,7 @@ HELLO = {"name": "greeting", "keywords": ["hello"], "action": "reply", "text": "
 
 
 def hold_config(fake: FakeLLM, **store: Any) -> Any:
-    llm = one_tier(fake, hold_s=0.2, still_working_s=60, timeout_s=60)
+    llm = one_tier(fake, hold_s=0.2, still_working_s=60, timeout_s=60, first_token_timeout_s=60)
     return make_config(llm=llm, rules=[HELLO], **({"store": store} if store else {}))
 
 
@@ -32,6 +33,14 @@ async def transcript(service: HubService, session: str) -> list[TranscriptEntry]
     conversation = await service.hub.store.conversation_at(f"webchat:{session}")
     assert conversation is not None
     return await service.hub.store.transcript(conversation.id, limit=50)
+
+
+async def pending_becomes(service: HubService, count: int, within_s: float = 10.0) -> bool:
+    """Poll the ingress (bounded) until ``count`` entries are pending (TimeoutError if never)."""
+    async with asyncio.timeout(within_s):
+        while (await service.hub.ingress_health())["pending"] != count:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+    return True
 
 
 async def ask_then_greet(service: HubService, customer: WebchatClient, slow: Held) -> dict[str, Any]:
@@ -55,14 +64,15 @@ async def test_a_rule_answers_a_newer_message_while_the_llm_answer_is_pending(
         async with WebchatClient.connect(service.url) as customer:
             hello = await ask_then_greet(service, customer, slow)
             assert hello["text"] == "Hi there!"
-            # the greeting's entry is acked; the held one is still pending in the ingress
-            assert (await service.hub.ingress_health())["pending"] == 1
+            # the greeting's entry is acked (just after its answer went out); the held one
+            # is still pending in the ingress
+            assert await pending_becomes(service, 1)
             slow.release.set()
             answer = await customer.expect("message", timeout=30, reply_to="q")
             assert answer["text"] == ANSWER
             assert await customer.silence(0.5) == []  # each answered once
             await service.hub.drain()
-            assert (await service.hub.ingress_health())["pending"] == 0
+            assert await pending_becomes(service, 0)
             lines = await transcript(service, customer.session_id)
     said = [(e.sender, e.text) for e in lines]
     assert said == [("customer", "when do you open"), ("customer", "hello"),
