@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -21,7 +22,10 @@ from aiohttp import web
 from console.security import account_of
 from console.stats import no_answer
 from hub.conversation import TranscriptEntry
+from hub.errors import ConfigError
 from hub.text import fold
+from kb.faq import load_faq
+from kb.knowledge import KnowledgeBase
 
 if TYPE_CHECKING:
     from console.app import Console
@@ -39,6 +43,7 @@ class Failure:
     """One question (folded), how often it failed, and where to read it."""
 
     question: str
+    language: str | None = None  # the customer's: the FAQ file of that language learns it
     count: int = 0
     conversations: list[str] = field(default_factory=list)
     faq_hint: str | None = None  # the FAQ entry the matcher thought of, if any
@@ -62,21 +67,26 @@ class Review:
         return sorted(group.values(), key=lambda f: (-f.count, f.question))[:TOP]
 
 
-def note(group: dict[str, Failure], question: str, conversation_id: str, hint: str | None) -> None:
-    key = fold(question)
+def note(
+    group: dict[str, Failure], question: TranscriptEntry | str, conversation_id: str,
+    hint: str | None,
+) -> None:
+    text = question if isinstance(question, str) else question.text
+    language = None if isinstance(question, str) else question.language
+    key = fold(text)
     if key:
-        group.setdefault(key, Failure(question)).add(conversation_id, hint)
+        group.setdefault(key, Failure(text, language)).add(conversation_id, hint)
 
 
 def review_transcript(
     review: Review, conversation_id: str, entries: Sequence[TranscriptEntry], threshold: float
 ) -> None:
     """Add one transcript's failures to the review."""
-    asked = {e.id: e.text for e in entries if e.sender == "customer"}
+    asked = {e.id: e for e in entries if e.sender == "customer"}
     for entry in entries:
         if entry.stage is None:
             continue
-        question = asked.get(entry.reply_to or "", "")
+        question = asked.get(entry.reply_to or "") or ""
         details = entry.details or {}
         hint = _hint(details)
         if no_answer(entry.stage, entry.reason):
@@ -95,13 +105,15 @@ def _hint(details: dict[str, Any]) -> str | None:
     return None
 
 
-def question_rated(entries: Sequence[TranscriptEntry], decision_index: int) -> tuple[str, str | None]:
+def question_rated(
+    entries: Sequence[TranscriptEntry], decision_index: int
+) -> tuple[TranscriptEntry | None, str | None]:
     """The customer's question behind the bot reply at transcript index ``decision_index``."""
     if not 0 <= decision_index < len(entries):
-        return "", None
+        return None, None
     entry = entries[decision_index]
-    asked = {e.id: e.text for e in entries if e.sender == "customer"}
-    return asked.get(entry.reply_to or "", ""), _hint(entry.details or {})
+    asked = {e.id: e for e in entries if e.sender == "customer"}
+    return asked.get(entry.reply_to or ""), _hint(entry.details or {})
 
 
 async def build_review(console: Console) -> Review:
@@ -130,12 +142,23 @@ async def _thumbs_down(console: Console, review: Review, known: dict[str, list[T
              rating.conversation_id, hint)
 
 
-def faq_ids(console: Console) -> list[str]:
-    stage = next((s for s in console.hub.chain.stages if s.name == "kb"), None)
-    knowledge = getattr(stage, "knowledge", None)
-    if knowledge is None or not knowledge.loaded:
-        return []
-    return [entry.id for entry in knowledge.faq]
+def faq_files(console: Console) -> dict[str, Path]:
+    """The FAQ file of each language that has one (``[kb] path`` for the default language)."""
+    config = console.hub.config
+    if not config.kb.enabled:
+        return {}
+    return {lang: path for lang, path in KnowledgeBase.from_config(config).paths.items() if path.exists()}
+
+
+def faq_ids(console: Console) -> dict[str, list[str]]:
+    """Each language's FAQ entry ids, read from its file (what an example can be added to)."""
+    ids = {}
+    for language, path in faq_files(console).items():
+        try:
+            ids[language] = [entry.id for entry in load_faq(path)]
+        except ConfigError:
+            continue  # a broken file: the KB reports it; nothing to add to meanwhile
+    return ids
 
 
 def routes(console: Console, router: web.UrlDispatcher) -> None:
@@ -146,9 +169,11 @@ def routes(console: Console, router: web.UrlDispatcher) -> None:
             ("low", "Low-confidence KB answers", Review.top(review.low_confidence)),
             ("down", "Answers rated thumbs-down", Review.top(review.thumbs_down)),
         )
+        ids = await asyncio.to_thread(faq_ids, console)
         return console.render(
             request, "attention.html", groups=list(groups), handoffs=review.handoffs.most_common(TOP),
-            faq_ids=faq_ids(console), can_write=account_of(request).can_write,
+            faq_ids=ids, default_language=console.hub.config.languages.default,
+            can_write=account_of(request).can_write,
         )
 
     router.add_get("/attention", attention)

@@ -22,7 +22,7 @@ import time
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from filelock import FileLock
@@ -192,27 +192,34 @@ class FaqEditor:
 
 
 def routes(console: Console, router: web.UrlDispatcher) -> None:
-    def editor() -> FaqEditor:
+    def editor(form: Any) -> FaqEditor:
+        """The FAQ file of the question's language (``[kb] path`` for the default one)."""
+        from console.attention import faq_files
+
         config = console.hub.config
-        return FaqEditor(config.resolve(config.kb.path))
+        files = faq_files(console)
+        path = files.get(str(form.get("language", ""))) or config.resolve(config.kb.path)
+        return FaqEditor(path)
 
     @writes
     async def preview(request: web.Request) -> web.Response:
         form = await request.post()
         entry, question = str(form.get("entry", "")), str(form.get("question", ""))
+        chosen = editor(form)
         try:
-            shown = await asyncio.to_thread(editor().preview, entry, question)
+            shown = await asyncio.to_thread(chosen.preview, entry, question)
         except (FaqEditError, ConfigError, OSError) as exc:
             return console.render(request, "faq_preview.html", status=400, error=str(exc),
                                   preview=None)
-        return console.render(request, "faq_preview.html", preview=shown, error="")
+        return console.render(request, "faq_preview.html", preview=shown, error="",
+                              file=chosen.path.name, language=str(form.get("language", "")))
 
     @writes
     async def save(request: web.Request) -> web.Response:
         form = await request.post()
         entry, question = str(form.get("entry", "")), str(form.get("question", ""))
         try:
-            backup = await asyncio.to_thread(editor().save, entry, question, str(form.get("digest", "")))
+            backup = await asyncio.to_thread(editor(form).save, entry, question, str(form.get("digest", "")))
         except (FaqEditError, ConfigError, OSError) as exc:
             return console.render(request, "faq_preview.html", status=409, error=str(exc),
                                   preview=None)

@@ -100,3 +100,33 @@ async def test_older_pages_on_past_the_first_fifty() -> None:
             second = await page.text()
         assert second.count('<tr class="row') == 5 and 'id="older"' not in second
         assert "data-live" not in second  # a past page stays put
+
+
+async def test_a_french_question_is_added_to_the_french_faq(tmp_path) -> None:  # noqa: ANN001
+    english = tmp_path / "faq.toml"
+    english.write_text('[[entries]]\nid = "shipping"\nquestion = "How long does shipping take?"\n'
+                       'answer = "Two days."\nexamples = ["delivery time"]\n')
+    (tmp_path / "faq.fr.toml").write_text(
+        'language = "fr"\n\n[[entries]]\nid = "livraison"\nquestion = "Combien de temps prend la livraison ?"\n'
+        'answer = "Deux jours."\nexamples = ["délai de livraison"]\n')
+    config = console_config(kb={"enabled": True, "path": str(english), "documents": []},
+                            languages={"supported": ["en", "fr"], "default": "en"})
+    question = "est-ce que vous vendez des chaussettes en laine pour les enfants"
+    async with running_hub(config) as hub, signed_in(hub.url) as (http, csrf):
+        async with WebchatClient.connect(hub.url) as chat:
+            await chat.say(question)
+        await hub.hub.drain()
+        async with http.get(hub.url + "/admin/attention") as page:
+            text = await page.text()
+        assert question in text and 'name="language" value="fr"' in text
+        assert re.search(r"<option[^>]*>livraison</option>", text) and ">shipping</option>" not in text
+        form = {"csrf": csrf, "entry": "livraison", "question": question, "language": "fr"}
+        async with http.post(hub.url + "/admin/faq/preview", data=form) as page:
+            preview = await page.text()
+        assert "faq.fr.toml" in preview
+        digest = re.search(r'name="digest" value="([0-9a-f]+)"', preview).group(1)
+        async with http.post(hub.url + "/admin/faq/save", data={**form, "digest": digest},
+                             allow_redirects=False) as saved:
+            assert saved.status == 303
+        assert question in (tmp_path / "faq.fr.toml").read_text()
+        assert question not in english.read_text()
