@@ -197,3 +197,77 @@ def test_promtool_accepts_the_compose_prometheus_config(tmp_path: Path) -> None:
     result = subprocess.run([promtool(), "check", "config", str(local)],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# -- the alerts fire when they should, and only then (promtool test rules) ------------------
+
+HUB = 'job="switchboard",instance="hub1:8080"'
+
+
+def _case(series: dict[str, str], alert: str, at: str, fires: list[dict[str, str]]) -> dict:
+    return {
+        "interval": "1m",
+        "input_series": [{"series": name, "values": values} for name, values in series.items()],
+        "alert_rule_test": [{"eval_time": at, "alertname": alert,
+                             "exp_alerts": [{"exp_labels": labels} for labels in fires]}],
+    }
+
+
+def _bucket(le: str) -> str:
+    return f'switchboard_message_latency_seconds_bucket{{{HUB},channel="webchat",le="{le}"}}'
+
+
+CASES = [
+    _case({f'switchboard_dead_letters_total{{{HUB}}}': "0 0 0 1 1 1"},
+          "SwitchboardDeadLetters", "5m", [{"severity": "page"}]),
+    _case({f'switchboard_dead_letters_total{{{HUB}}}': "0x10"}, "SwitchboardDeadLetters", "5m", []),
+    # webchat: replies stop after 10 minutes while messages keep coming; telegram is fine.
+    *[_case({
+        f'switchboard_messages_in_total{{{HUB},channel="webchat"}}': "0+10x40",
+        f'switchboard_messages_out_total{{{HUB},channel="webchat",sender="bot"}}': "0+10x10 100x30",
+        f'switchboard_messages_in_total{{{HUB},channel="telegram"}}': "0+5x40",
+        f'switchboard_messages_out_total{{{HUB},channel="telegram",sender="bot"}}': "0+5x40",
+    }, "SwitchboardChannelStoppedDelivering", at, fires) for at, fires in (
+        ("20m", []), ("35m", [{"severity": "page", "channel": "webchat"}]))],
+    *[_case({
+        f'switchboard_messages_in_total{{{HUB},channel="webchat"}}': "0+100x20",
+        f'switchboard_errors_total{{{HUB},component="send:webchat"}}': f"0+{errors}x20",
+    }, "SwitchboardSuccessRateLow", "15m", fires) for errors, fires in (
+        (1, [{"severity": "page"}]), (0.2, []))],  # 1% failed: fires; 0.2%: does not
+    _case({
+        f'switchboard_messages_in_total{{{HUB},channel="webchat"}}': "0+100x20",
+        f'switchboard_decisions_total{{{HUB},stage="error"}}': "0+1x20",
+    }, "SwitchboardSuccessRateLow", "15m", [{"severity": "page"}]),
+    # 90% of replies under 0.5 s, the rest between 1 and 2.5 s: P99 is over 800 ms.
+    *[_case({_bucket("0.5"): fast, _bucket("1"): fast, _bucket("2.5"): "0+100x20",
+             _bucket("+Inf"): "0+100x20"}, "SwitchboardLatencyP99High", "15m", fires)
+      for fast, fires in (("0+90x20", [{"severity": "page"}]), ("0+100x20", []))],
+    *[_case({f'process_cpu_seconds_total{{{HUB}}}': cpu}, "SwitchboardCPUHigh", "15m", fires)
+      for cpu, fires in (("0+54x20", [{"severity": "warning", "job": "switchboard",
+                                        "instance": "hub1:8080"}]), ("0+30x20", []))],
+    *[_case({f'switchboard_llm_spent_today_usd{{{HUB}}}': spent,
+             f'switchboard_llm_daily_budget_usd{{{HUB}}}': budget},
+            "SwitchboardLLMBudget80", "2m", fires)
+      for spent, budget, fires in (("4.2x5", "5x5", [{"severity": "warning"}]),
+                                   ("3x5", "5x5", []), ("3x5", "0x5", []))],
+    _case({f'up{{{HUB}}}': "1 1 0 0 0 0"}, "SwitchboardHubDown", "5m",
+          [{"severity": "page", "job": "switchboard", "instance": "hub1:8080"}]),
+]
+
+
+def test_each_alert_fires_on_its_condition_and_not_below_it(tmp_path: Path) -> None:
+    """The rules without their annotations (promtool compares the expanded texts too;
+    the expressions, ``for`` and labels are what is tested here)."""
+    rules = yaml.safe_load(ALERTS.read_text())
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            rule.pop("annotations", None)
+    (tmp_path / "alerts.yml").write_text(yaml.safe_dump(rules))
+    tested = {case["alert_rule_test"][0]["alertname"] for case in CASES}
+    assert tested == set(alert_expressions())
+    (tmp_path / "test.yml").write_text(yaml.safe_dump(
+        {"rule_files": ["alerts.yml"], "evaluation_interval": "1m", "tests": CASES}
+    ))
+    result = subprocess.run([promtool(), "test", "rules", "test.yml"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
