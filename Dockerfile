@@ -17,16 +17,17 @@ RUN python3 -m venv /opt/switchboard
 COPY pyproject.toml /src/
 RUN python3 -c "import tomllib; print('\n'.join(tomllib.load(open('/src/pyproject.toml', 'rb'))['project']['dependencies']))" > /src/requirements.txt \
  && /opt/switchboard/bin/pip install --quiet -r /src/requirements.txt
-COPY README.md /src/
-COPY hub /src/hub
-COPY adapters /src/adapters
-COPY routing /src/routing
-COPY providers /src/providers
-COPY kb /src/kb
-COPY flows /src/flows
-COPY console /src/console
+# Then the project: every package pyproject.toml lists (.dockerignore keeps
+# tests, benches, docs, caches and secrets out of the context).
+COPY . /src
 RUN /opt/switchboard/bin/pip install --quiet --no-deps /src \
  && /opt/switchboard/bin/python -m compileall -q /opt/switchboard/lib
+# Nothing the hub imports: the libraries' own test suites, litellm's proxy admin
+# UI (static files), and pip itself (about 120 MB).
+RUN cd /opt/switchboard/lib/python3*/site-packages \
+ && rm -rf numpy/tests numpy/*/tests scipy/*/tests scipy/*/*/tests sklearn/tests sklearn/*/tests \
+           sklearn/*/*/tests matplotlib/tests pandas/tests litellm/proxy/_experimental/out \
+ && /opt/switchboard/bin/pip uninstall --quiet --yes pip setuptools
 
 FROM ${BASE}
 ARG UID=10001

@@ -53,6 +53,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.cost
 	$(BIN)/python -m bench.cluster --clients 100 --messages 40
 	$(BIN)/python -m bench.llm_load --clients 100,300,1000 --mixed 1000
+	$(BIN)/python -m bench.rss
 
 check: $(VENV)/.installed
 	$(BIN)/hub check --config config.toml
