@@ -123,6 +123,8 @@ wait_healthy() {  # container...
   local deadline=$(( $(date +%s) + 300 ))
   for container in "$@"; do
     until [ "$(docker inspect -f '{{.State.Health.Status}}' "$container" 2>/dev/null)" = healthy ]; do
+      [ "$(docker inspect -f '{{.State.Status}}' "$container")" != exited ] \
+        || { docker logs --tail 30 "$container"; die "$container exited"; }
       [ "$(date +%s)" -lt "$deadline" ] || { docker logs --tail 30 "$container"; die "$container not healthy"; }
       sleep 0.5
     done
