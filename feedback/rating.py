@@ -17,9 +17,9 @@ RatingKind = Literal["thumbs", "csat"]
 class Rating:
     """``value`` is +1 / -1 for ``thumbs``, 1..5 for ``csat``.
 
-    ``decision_index`` is the transcript index of the bot reply rated (its
-    position, oldest first; -1 when a CSAT rates the whole hand-off), ``stage``
-    the stage that made that reply, ``variants`` the customer's experiment
+    ``decision_index`` is the transcript index (oldest first) of the message that
+    carried the prompt: the bot reply rated, or for CSAT the question sent after
+    the hand-off was resolved; ``stage`` the stage that made that message, ``variants`` the customer's experiment
     variants. ``comment`` is stored masked (providers/pii.py)."""
 
     conversation_id: str

@@ -299,8 +299,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _register_plugins(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     from kb.cli import register
+    from privacy.cli import register as register_privacy
 
     register(sub)
+    register_privacy(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

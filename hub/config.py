@@ -30,6 +30,10 @@ __all__ = [
     "ButtonConfig",
     "ClusterConfig",
     "Config",
+    "EXPERIMENT_METRICS",
+    "OVERRIDABLE",
+    "ExperimentConfig",
+    "FeedbackConfig",
     "GreetingConfig",
     "HandoffConfig",
     "KBConfig",
@@ -43,7 +47,9 @@ __all__ = [
     "SlackConfig",
     "StoreConfig",
     "TelegramConfig",
+    "VariantConfig",
     "WebchatConfig",
+    "apply_overrides",
     "load_config",
     "missing_secret",
     "required_secret",
@@ -517,6 +523,80 @@ class AdminConfig(Section):
         return bool(self.users)
 
 
+class FeedbackConfig(Section):
+    """Customer ratings (feedback/): thumbs on bot answers, CSAT after a hand-off."""
+
+    ask: Literal["all", "kb_llm", "never"] = "kb_llm"  # which answers offer 👍/👎
+    csat: bool = True  # after a resolved hand-off, ask for 1-5 (webchat: and a comment)
+    csat_question: str = "How did we do? Please rate this conversation from 1 (poor) to 5 (great)."
+    thanks: str = "Thank you for your feedback!"
+
+
+# [[experiments]] variants may override these keys only (experiments/): the per-turn
+# config of a customer in the variant has them replaced.
+OVERRIDABLE = (
+    "kb.threshold",
+    "kb.documents_threshold",
+    "llm.system_prompt",
+    "llm.tiers",  # the whole tier list: its models and their order
+    "handoff.request_phrases",
+)
+EXPERIMENT_METRICS = ("deflection", "csat", "thumbs_down", "handoff", "cost")
+
+
+class VariantConfig(Section):
+    """One arm of an experiment: its share of customers and what it changes."""
+
+    name: Annotated[str, Field(min_length=1, pattern=r"^[\w.-]+$")]
+    weight: Annotated[float, Field(gt=0)] = 1.0
+    overrides: dict[str, Any] = {}
+
+    @field_validator("overrides")
+    @classmethod
+    def _whitelisted(cls, overrides: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(overrides) - set(OVERRIDABLE))
+        if unknown:
+            allowed = ", ".join(f'"{k}"' for k in OVERRIDABLE)
+            raise ValueError(f"cannot override {', '.join(map(repr, unknown))}; allowed: {allowed}")
+        return overrides
+
+
+class ExperimentConfig(Section):
+    """``[[experiments]]``: customers split between variants, sticky by customer id."""
+
+    name: Annotated[str, Field(min_length=1, pattern=r"^[\w.-]+$")]
+    variants: tuple[VariantConfig, ...] = Field(min_length=2)
+    metric: Literal["deflection", "csat", "thumbs_down", "handoff", "cost"] = "deflection"
+    enabled: bool = True
+
+    @model_validator(mode="after")
+    def _unique_variants(self) -> ExperimentConfig:
+        names = [v.name for v in self.variants]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate variant names: {', '.join(dupes)}")
+        return self
+
+
+def apply_overrides(config: Config, overrides: Mapping[str, Any]) -> Config:
+    """``config`` with a variant's overrides in place, each section validated again
+    (ValueError naming the key when a value does not fit)."""
+    changed: dict[str, dict[str, Any]] = {}
+    for key, value in overrides.items():
+        section, _, name = key.partition(".")
+        changed.setdefault(section, {})[name] = value
+    update = {}
+    for section, values in changed.items():
+        current = getattr(config, section)
+        try:
+            update[section] = type(current).model_validate({**current.model_dump(), **values})
+        except ValidationError as exc:
+            problem = exc.errors()[0]
+            where = ".".join(str(part) for part in problem["loc"])
+            raise ValueError(f'"{section}.{where}": {problem["msg"]}') from None
+    return config.model_copy(update=update)
+
+
 class Config(Section):
     """The whole of config.toml. Every table is optional; defaults run the demo."""
 
@@ -530,6 +610,8 @@ class Config(Section):
     llm: LLMConfig = LLMConfig()
     handoff: HandoffConfig = HandoffConfig()
     privacy: PrivacyConfig = PrivacyConfig()
+    feedback: FeedbackConfig = FeedbackConfig()
+    experiments: tuple[ExperimentConfig, ...] = ()
     messages: MessagesConfig = MessagesConfig()
     flows: FlowsConfig = FlowsConfig()
     languages: LanguagesConfig = LanguagesConfig()
@@ -568,6 +650,20 @@ class Config(Section):
         for rule in self.rules:
             if rule.action == "route" and tiers and rule.tier not in tiers:
                 raise ValueError(f"rule {rule.name!r} routes to unknown tier {rule.tier!r}")
+        return self
+
+    @model_validator(mode="after")
+    def _experiments_fit(self) -> Config:
+        names = [e.name for e in self.experiments]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate experiment names: {', '.join(dupes)}")
+        for i, experiment in enumerate(self.experiments):
+            for j, variant in enumerate(experiment.variants):
+                try:
+                    apply_overrides(self, variant.overrides)
+                except ValueError as exc:
+                    raise ValueError(f"experiments[{i}].variants[{j}].overrides: {exc}") from None
         return self
 
     @classmethod

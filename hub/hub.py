@@ -9,8 +9,9 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, Protocol
 
+from feedback.rating import Rating
 from hub import edits
 from hub.adapter import Adapter
 from hub.config import Config
@@ -40,7 +41,15 @@ from hub.store import Store
 from hub.typing_indicator import TypingIndicator
 from privacy.mask import masked_entry, masked_preview
 
-__all__ = ["ActionHandler", "Handler", "Hub", "Middleware", "SettledListener"]
+__all__ = [
+    "ActionHandler",
+    "FeedbackHooks",
+    "Handler",
+    "Hub",
+    "Middleware",
+    "RatingListener",
+    "SettledListener",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +59,22 @@ ActionHandler = Callable[[AgentAction], Awaitable[None]]
 # Called once a message's outbox has been sent, before the entry is acked (on the
 # process that handled it; again if a redelivery sends the outbox again).
 SettledListener = Callable[[InboundMessage, Outbox], Awaitable[None]]
+# Called after a customer's rating is stored (feedback/).
+RatingListener = Callable[[Rating], Awaitable[None]]
+
+
+class FeedbackHooks(Protocol):
+    """Where customer feedback plugs into :meth:`Hub.handle` (``feedback.FeedbackDesk``)."""
+
+    async def intercept(
+        self, message: InboundMessage, current: Conversation | None
+    ) -> Decision | None:
+        """A decision if ``message`` is feedback (a rating press), handled; else None."""
+        ...
+
+    async def offer(self, turn: Turn, decision: Decision, reply: OutboundMessage) -> OutboundMessage:
+        """``reply``, with a rating prompt when this answer should offer one."""
+        ...
 
 # While an entry is being decided, what it wants sent is collected here (not sent):
 # the hub commits it to the outbox first, so a crash never decides an entry twice.
@@ -109,6 +134,8 @@ class Hub:
         self.adapters: dict[str, Adapter] = {}
         self.decision_listeners: list[Callable[[Turn, Decision], Awaitable[None]]] = []
         self.settled_listeners: list[SettledListener] = []
+        self.rating_listeners: list[RatingListener] = []
+        self.feedback: FeedbackHooks | None = None
         self.typing_delay_s = TYPING_DELAY_S
         self.log: IngressLog = log or MemoryLog(config.cluster.partitions)
         self.leases: Leases = leases or LocalLeases(self.log.partitions)
@@ -271,7 +298,12 @@ class Hub:
     # -- one message -----------------------------------------------------------------
     async def handle(self, message: InboundMessage, *, redelivered: bool = False) -> Decision:
         """Run one accepted message through the stages and deliver the reply."""
-        conversation = await self.conversation_for(message)
+        current = await self.store.conversation_at(message.address)
+        if self.feedback is not None:
+            taken = await self.feedback.intercept(message, current)
+            if taken is not None:  # a rating: no conversation, transcript line or stage
+                return taken
+        conversation = await self._open_conversation(message, current)
         conversation, language = await self._language_of(message, conversation)
         max_len = self.config.store.transcript_max
         if not (redelivered and await self._in_transcript(conversation.id, message.message_id)):
@@ -298,6 +330,8 @@ class Hub:
                 message, decision.text, buttons=decision.buttons, metadata=spoken,
                 sources=decision.sources,
             )
+            if self.feedback is not None and not turn.dry_run:
+                reply = await self.feedback.offer(turn, decision, reply)
             await self.deliver(
                 reply, stage=decision.stage, reason=decision.reason, conversation=turn.conversation,
                 details=evidence(turn, decision),
@@ -400,7 +434,11 @@ class Hub:
 
     async def conversation_for(self, message: InboundMessage) -> Conversation:
         """The open conversation at the message's address, or a new one."""
-        current = await self.store.conversation_at(message.address)
+        return await self._open_conversation(message, await self.store.conversation_at(message.address))
+
+    async def _open_conversation(
+        self, message: InboundMessage, current: Conversation | None
+    ) -> Conversation:
         if current is not None and current.status != "resolved":
             return current
         conversation = Conversation.start(message, linked_from=current.id if current else None)

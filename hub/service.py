@@ -17,6 +17,8 @@ from aiohttp import web
 
 from console import PREFIX as CONSOLE_PREFIX
 from console import build_console
+from experiments import Experiments
+from feedback.desk import FeedbackDesk
 from flows.actions import Actions
 from flows.stage import FlowStage, flow_handoff_middleware
 from hub.adapter import Adapter
@@ -40,6 +42,7 @@ from hub.stages import Stage
 from hub.store import Store, open_store
 from hub.watch import FileWatcher
 from kb import KnowledgeStage
+from privacy.retention import RetentionSweeper
 from providers import LLMStage
 from providers.gist import english_gist
 from providers.tools import ToolBox
@@ -192,6 +195,8 @@ class HubService:
         self._stack = AsyncExitStack()
         self.hub: Hub
         self.desk: HandoffDesk
+        self.feedback: FeedbackDesk
+        self.experiments: Experiments
         self.adapters: list[Adapter] = []
         self.app: web.Application | None = None
         self.port: int = config.server.port
@@ -232,6 +237,8 @@ class HubService:
         for adapter in self.adapters:
             self.hub.register(adapter)
         self._connect_desk()
+        self.feedback = FeedbackDesk.attach(self.hub, self.desk)  # ratings ([feedback])
+        self.experiments = Experiments.attach(self.hub)  # [[experiments]]: per-turn config
         self._connect_notices(stages)
         for stage in stages:  # innermost: a hand-off during a flow carries its slots
             if isinstance(stage, FlowStage):
@@ -246,6 +253,8 @@ class HubService:
         self._stack.push_async_callback(self.hub.close)
         await self.hub.start()
         await self._stack.enter_async_context(self.desk.reminders())
+        sweeper = RetentionSweeper(store, lambda: self.hub.config)  # [privacy] retention_days
+        await self._stack.enter_async_context(sweeper.running())
         if config.source is not None:
             watcher = FileWatcher(config.source, self.reload)
             await self._stack.enter_async_context(watcher)

@@ -57,6 +57,15 @@ def build_router(config: LLMConfig) -> tuple[TierRouter, Timings]:
     return router, Timings(imported - started, built - imported, warmed - built)
 
 
+def _same_router(built: LLMConfig, wanted: LLMConfig) -> bool:
+    """Can the router built for ``built`` serve ``wanted``? The system prompt is the
+    stage's, not the router's: an experiment that varies only the prompt
+    (experiments/) shares one router."""
+    return built == wanted or built.model_copy(update={"system_prompt": ""}) == wanted.model_copy(
+        update={"system_prompt": ""}
+    )
+
+
 @dataclass
 class RouterWarmup:
     """The current router, and the one being built for a newer ``[llm]`` section."""
@@ -81,7 +90,7 @@ class RouterWarmup:
     async def get(self, config: LLMConfig) -> TierRouter:
         """The router for ``config``, waiting (off the loop) for it to be built if need be."""
         current = self.current
-        if current is not None and current.config == config:
+        if current is not None and _same_router(current.config, config):
             return current
         return await asyncio.shield(self._task_for(config))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from feedback.buttons import is_rating_button, split_rating
 from hub.envelope import Button, OutboundMessage, Source
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "chosen_blocks",
     "destination",
     "escape",
+    "rating_block",
     "split_text",
     "to_platform",
     "unescape",
@@ -80,7 +82,18 @@ def button_blocks(buttons: tuple[Button, ...]) -> list[dict[str, Any]]:
     return blocks
 
 
-def _button(index: int, button: Button) -> dict[str, Any]:
+def rating_block(buttons: tuple[Button, ...]) -> dict[str, Any]:
+    """The rating prompt's buttons (feedback/buttons.py) in an actions block of their
+    own; a press comes back as a customer button (``sb_button_rate_<n>``)."""
+    rating = [b for b in buttons if is_rating_button(b)]
+    return {
+        "type": "actions",
+        "block_id": "sb_rating",
+        "elements": [_button(f"rate_{i}", b) for i, b in enumerate(rating)],
+    }
+
+
+def _button(index: int | str, button: Button) -> dict[str, Any]:
     return {
         "type": "button",
         "action_id": f"{BUTTON_ACTION_PREFIX}{index}",
@@ -120,8 +133,10 @@ def to_platform(message: OutboundMessage) -> list[dict[str, Any]]:
             blocks.append(_context(message.sender_name))
         if piece:
             blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": piece}})
-        buttons = message.buttons if last else ()
+        buttons, rating = split_rating(message.buttons) if last else ((), None)
         blocks.extend(button_blocks(buttons))
+        if rating is not None:  # last, in a block of its own
+            blocks.append(rating_block(message.buttons))
         call: dict[str, Any] = {
             "channel": channel,
             "text": _fallback(piece, buttons) or " ",

@@ -9,6 +9,8 @@ client ``{"type":"message","id":"<client id>","text":"..."}``
 server ``{"type":"message","id":"<server id>","reply_to":"<client id>","from":"bot"|"agent"|"system","text":"...","buttons":[{"label","value"}],"language":"zh"}``
        (``language`` only with several ``[languages] supported``: the page's own strings follow it)
        plus ``"sources":[{"n":1|null,"title","url"}]`` when the answer cites articles
+       and ``"rating":"thumbs"|"csat"`` when the page should offer 👍/👎 (or 1-5) on it
+client ``{"type":"rating","message_id":"<server id>","value":1|-1|1..5,"comment":"..."}``
 server ``{"type":"delta","reply_to":"<client id>","text":"..."}`` partial answer, before its message
 server ``{"type":"typing","on":true|false}``
 client ``{"type":"ping"}`` -> server ``{"type":"pong"}``
@@ -41,15 +43,18 @@ from adapters.webchat.guard import (
 )
 from adapters.webchat.outlet import Outlet
 from adapters.webchat.session import SessionSigner
+from feedback.buttons import COMMENT_CHARS, press_text, split_rating
 from hub.adapter import Ingress
 from hub.clients import ClientAddresses
 from hub.config import GreetingConfig, ServerConfig, WebchatConfig
 from hub.conversation import TranscriptEntry
-from hub.envelope import Address, InboundMessage, OutboundMessage, new_id
+from hub.envelope import Address, Button, InboundMessage, OutboundMessage, new_id
 from hub.errors import StoreError
 from hub.store import Keys, RateLimit, Store
 
-__all__ = ["FrameError", "WebchatAdapter", "greeting_frame", "to_envelope", "to_frame"]
+__all__ = [
+    "FrameError", "WebchatAdapter", "greeting_frame", "rating_envelope", "to_envelope", "to_frame"
+]
 
 logger = logging.getLogger(__name__)
 
@@ -96,17 +101,17 @@ def _client_id(session: str, message_id: str | None) -> str | None:
 
 def to_frame(message: OutboundMessage) -> dict[str, Any]:
     """An outbound envelope as a server ``message`` frame (with ``language``, the
-    customer's as detected, when the hub supports several: the page follows it)."""
-    frame = {
+    customer's as detected, when the hub supports several: the page follows it; a
+    rating prompt among its buttons becomes ``"rating": "thumbs"|"csat"``)."""
+    frame = _with_rating({
         "type": "message",
         "id": message.message_id,
         "reply_to": _client_id(message.conversation_id, message.reply_to),
         "from": message.sender,
         "name": message.sender_name or None,
         "text": message.text,
-        "buttons": [{"label": b.label, "value": b.value} for b in message.buttons],
         **_sources(message),
-    }
+    }, message.buttons)
     language = message.metadata.get("language")
     if isinstance(language, str) and language:
         frame["language"] = language
@@ -121,18 +126,49 @@ def _sources(message: OutboundMessage) -> dict[str, Any]:
     return {"sources": [{"n": s.number, "title": s.title, "url": s.url} for s in message.sources]}
 
 
+def _with_rating(frame: dict[str, Any], buttons: tuple[Button, ...]) -> dict[str, Any]:
+    plain, rating = split_rating(buttons)
+    frame["buttons"] = [{"label": b.label, "value": b.value} for b in plain]
+    if rating is not None:
+        frame["rating"] = rating
+    return frame
+
+
+def rating_envelope(session: str, frame: dict[str, Any]) -> InboundMessage:
+    """A client ``rating`` frame as the press it stands for (feedback/buttons.py):
+    ``{"type":"rating","message_id":"<server id>","value":1|-1|1..5,"comment":"..."}``."""
+    rated, value, comment = frame.get("message_id"), frame.get("value"), frame.get("comment")
+    if not isinstance(rated, str) or not rated.strip() or len(rated) > 64:
+        raise FrameError("invalid_rating", '"message_id" must be the id of a message frame')
+    if isinstance(value, bool) or not isinstance(value, int) or not -1 <= value <= 5 or not value:
+        raise FrameError("invalid_rating", '"value" must be 1 or -1, or 1 to 5')
+    if comment is not None and not isinstance(comment, str):
+        raise FrameError("invalid_rating", '"comment" must be a string')
+    kind = frame.get("kind") or ("csat" if value > 1 else "thumbs")  # the hub checks the prompt
+    if kind not in ("thumbs", "csat"):
+        raise FrameError("invalid_rating", '"kind" must be "thumbs" or "csat"')
+    text = press_text(kind, value, rated.strip())
+    return InboundMessage(
+        channel=CHANNEL,
+        conversation_id=session,
+        user_id=session,
+        message_id=f"{session}/{text}",
+        text=text,
+        metadata={"comment": clean_text(comment or "")[:COMMENT_CHARS]},
+    )
+
+
 def history_frame(session: str, entry: TranscriptEntry) -> dict[str, Any]:
     """A transcript line as a message frame (customer lines have ``from: customer``)."""
     customer = entry.sender == "customer"
-    return {
+    return _with_rating({
         "type": "message",
         "id": _client_id(session, entry.id) if customer else entry.id,
         "reply_to": _client_id(session, entry.reply_to),
         "from": entry.sender,
         "name": entry.sender_name or None,
         "text": entry.text,
-        "buttons": [{"label": b.label, "value": b.value} for b in entry.buttons],
-    }
+    }, entry.buttons)
 
 
 def greeting_frame(greeting: GreetingConfig) -> dict[str, Any]:
@@ -322,6 +358,10 @@ class WebchatAdapter:
                 await self._register(connection, self.signer.new_session(), START)
             assert connection.session is not None
             await self._message(connection, connection.session, frame)
+        elif kind == "rating":
+            if connection.session is None:
+                raise FrameError("no_session", "say hello before rating")
+            await self._rate(connection, connection.session, frame)
         elif kind == "ping":
             await connection.ws.send_json({"type": "pong"})
         else:
@@ -374,6 +414,13 @@ class WebchatAdapter:
         if not await self.store.take_tokens(self._limits(connection.client_ip, session)):
             raise FrameError("rate_limited", "too many messages; slow down a little")
         await self.ingress.submit(to_envelope(session, frame, self.config.max_chars))
+
+    async def _rate(self, connection: Connection, session: str, frame: dict[str, Any]) -> None:
+        """A 👍/👎 or 1-5 press: rate-limited like a message, then into the ingress."""
+        press = rating_envelope(session, frame)
+        if not await self.store.take_tokens(self._limits(connection.client_ip, session)):
+            raise FrameError("rate_limited", "too many messages; slow down a little")
+        await self.ingress.submit(press)
 
     def _limits(self, client_ip: str, session: str) -> list[RateLimit]:
         config = self.config

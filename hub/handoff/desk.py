@@ -52,6 +52,8 @@ class HandoffDesk:
         self.gist: Callable[[str, Sequence[str], str], Awaitable[str]] | None = None
         self._gists: set[asyncio.Task[None]] = set()  # in flight; stopped with the reminders
         self._locks = KeyedLocks()
+        # Called after an escalation is resolved and the customer told (feedback/: CSAT).
+        self.resolved_listeners: list[Callable[[Escalation], Awaitable[None]]] = []
 
     def connect(self, hub: Hub, board: AgentBoard | None) -> None:
         self.hub, self.board = hub, board
@@ -206,6 +208,11 @@ class HandoffDesk:
         except DeliveryError as exc:
             logger.error("customer message not copied to the agents: %s", exc)
 
+    async def tell(self, escalation: Escalation, text: str, **kwargs: Any) -> bool:
+        """Send ``text`` to the customer on their own channel (``kwargs``: the
+        OutboundMessage's other fields)."""
+        return await self._tell(escalation, text, **kwargs)
+
     async def _tell(self, escalation: Escalation, text: str, **kwargs: Any) -> bool:
         """Send ``text`` to the customer on their own channel."""
         assert self.hub is not None
@@ -309,6 +316,9 @@ class HandoffDesk:
         what = "Resolved" if resolved else "Returned to the bot"
         await self._notice(escalation, f"{what} by {agent.name}.")
         await self._refresh(escalation)
+        if resolved:
+            for listener in self.resolved_listeners:
+                await listener(escalation)
         return escalation
 
     # -- reminders -------------------------------------------------------------------

@@ -323,6 +323,33 @@ class RedisStore:
             return sorted(await self.redis.smembers(self.keys.customer(channel, user)))
 
     async def forget_conversation(self, conversation_id: str) -> bool:
+        forgotten = await self._forget_conversation(conversation_id)
+        if forgotten is not None:
+            await self._forget_outboxes(conversation_id, forgotten)
+        return forgotten is not None
+
+    async def _forget_outboxes(self, conversation_id: str, address: str) -> None:
+        """The ingress's committed replies (kept for ``[store] dedupe_ttl_s`` against
+        a crash) and a webchat session's replay stream: they hold the customer's words."""
+        channel, _, session = address.partition(":")
+        doomed = []
+        if channel == "webchat" and session:  # its replay stream and message bucket
+            doomed += [self.keys.webchat_outbox(session),
+                       self.keys.rate(Keys.webchat_rate_session(session))]
+        async with redis_errors("forget_conversation"):
+            own = self.keys.outbox(address)  # message ids start with the chat's own id
+            async for key in self.redis.scan_iter(match=self.keys.outbox(f"{channel}:*"), count=500):
+                if key.startswith(own) and key[len(own):len(own) + 1] in ("/", ":"):
+                    doomed.append(key)
+                    continue
+                raw = await self.redis.get(key)
+                if raw and conversation_id in raw:
+                    doomed.append(key)
+            if doomed:
+                await self.redis.delete(*doomed)
+
+    async def _forget_conversation(self, conversation_id: str) -> str | None:
+        """Delete it; its address (None if there was nothing to forget)."""
         conversation = await self.get_conversation(conversation_id)
         summary = await self.conversation_summary(conversation_id)
         where = conversation or summary
@@ -352,13 +379,13 @@ class RedisStore:
         ]
         async with redis_errors("forget_conversation"):
             await self._forget(keys=keys, args=[conversation_id])
-        return where is not None
+        return address if where is not None else None
 
     async def expire_conversations(self, older_than: float) -> list[str]:
         async with redis_errors("expire_conversations"):
             old = await self.redis.zrangebyscore(self.keys.inbox(), "-inf", f"({older_than!r}")
-        for conversation_id in old:
-            await self.forget_conversation(conversation_id)
+        for conversation_id in old:  # idle for days: no ingress outbox left to look for
+            await self._forget_conversation(conversation_id)
         return list(old)
 
     # -- ratings -------------------------------------------------------------------

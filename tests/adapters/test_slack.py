@@ -557,10 +557,11 @@ async def test_dm_answered_from_the_faq(slack: FakeSlack, tmp_path: Any) -> None
         await say(service, message_event("can I pay with paypal", channel="D_CUSTOMER"))
         first, second = delivered(slack, "D_CUSTOMER")
     assert first["text"].startswith("Two to four working days.")
-    buttons = first["blocks"][-1]["elements"]
-    assert [(b["text"]["text"], b["value"]) for b in buttons] == [
+    choices, rating = first["blocks"][-2:]  # the FAQ's button, then 👍/👎 (feedback/)
+    assert [(b["text"]["text"], b["value"]) for b in choices["elements"]] == [
         ("Track my order", "where is my order")
     ]
+    assert rating["block_id"] == "sb_rating"
     assert second["text"] == PAYMENT_ANSWER.replace("&", "&amp;")
 
 

@@ -108,7 +108,9 @@ async def test_faq_answers_with_markdown_characters_intact(fake: FakeTelegram, t
         fake.queue(message(88, "can I pay with paypal", message_id=2))
         first, second = await fake.wait_sent(2)
     assert first.params["text"].startswith("Two to four working days.")
-    assert keyboard(first) == [[{"text": "Track my order", "callback_data": "where is my order"}]]
+    choices, rating = keyboard(first)  # the FAQ's button, then 👍/👎 on one row (feedback/)
+    assert choices == [{"text": "Track my order", "callback_data": "where is my order"}]
+    assert [b["text"] for b in rating] == ["👍", "👎"]
     assert second.params["text"].startswith(PAYMENT_ANSWER)
 
 

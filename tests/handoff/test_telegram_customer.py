@@ -49,10 +49,12 @@ async def test_telegram_customer_talks_to_an_agent(slack: FakeSlack, telegram: F
         await agents.state_becomes(top, "Claimed by Alex Agent")
 
         await agents.press(top, "resolve")
-        sent = await telegram.wait_sent(4, CHAT)
-        assert "resolved" in sent[-1].params["text"]
+        sent = await telegram.wait_sent(5, CHAT)  # "resolved", then the CSAT question
+        assert "resolved" in sent[3].params["text"]
         assert not any("check the order" in text for text in telegram.texts(CHAT))
+        [scores] = sent[4].params["reply_markup"]["inline_keyboard"]  # [feedback] csat
+        assert [b["text"] for b in scores] == ["1", "2", "3", "4", "5"]
 
         telegram.queue(message(CHAT, "hello", message_id=4, from_id=CHAT))
-        sent = await telegram.wait_sent(5, CHAT)
+        sent = await telegram.wait_sent(6, CHAT)
         assert sent[-1].params["text"] == "Hello! How can I help?"

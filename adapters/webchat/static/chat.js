@@ -115,6 +115,7 @@
       li.appendChild(row);
     }
     log.appendChild(li);
+    if (frame.rating && frame.id) log.appendChild(ratingWidget(frame.id, frame.rating));
     scrollDown();
     return li;
   }
@@ -145,6 +146,50 @@
       line.appendChild(a);
     });
     return line;
+  }
+
+  // A rating prompt under a message (a row of its own, not part of the message's
+  // text): 👍/👎 on a bot answer, or 1-5 and a comment after a hand-off. It stays
+  // usable when newer messages arrive; once pressed, it shows the choice.
+  function ratingWidget(messageId, kind) {
+    var box = document.createElement("li");
+    box.className = "rating rating--" + kind;
+    box.dataset.for = messageId;
+    var comment = null;
+    if (kind === "csat") {
+      comment = document.createElement("input");
+      comment.type = "text";
+      comment.maxLength = 1000;
+      comment.placeholder = "Anything to add? (optional)";
+      comment.setAttribute("aria-label", "Comment");
+      box.appendChild(comment);
+    }
+    var choices = kind === "csat" ? [["1", 1], ["2", 2], ["3", 3], ["4", 4], ["5", 5]]
+                                  : [["\ud83d\udc4d", 1], ["\ud83d\udc4e", -1]];
+    choices.forEach(function (choice) {
+      var btn = document.createElement("button");
+      btn.type = "button";
+      btn.textContent = choice[0];
+      btn.dataset.value = String(choice[1]);
+      btn.setAttribute("aria-label", kind === "csat" ? "Rate " + choice[0] + " of 5"
+                                                     : (choice[1] > 0 ? "Helpful" : "Not helpful"));
+      btn.addEventListener("click", function () { rate(box, messageId, kind, choice[1], comment); });
+      box.appendChild(btn);
+    });
+    return box;
+  }
+
+  function rate(box, messageId, kind, value, comment) {
+    if (!ready) return;
+    var frame = { type: "rating", message_id: messageId, value: value, kind: kind };
+    if (comment && comment.value.trim()) frame.comment = comment.value.trim();
+    ws.send(JSON.stringify(frame));
+    box.querySelectorAll("button").forEach(function (b) {
+      b.disabled = true;
+      if (b.dataset.value === String(value)) b.classList.add("rating__chosen");
+    });
+    if (comment) comment.disabled = true;
+    box.classList.add("rating--done");
   }
 
   function note(text) { render({ from: "system", text: text }).classList.add("msg--error"); }
