@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import getpass
 import json
 import sys
@@ -59,7 +58,7 @@ def _cmd_forget(args: argparse.Namespace) -> int:
     report = asyncio.run(_with_store(
         config, lambda store: forget_customer(store, args.channel, args.user, actor=actor)
     ))
-    print(json.dumps(dataclasses.asdict(report), indent=2))
+    print(json.dumps(report.as_dict(), indent=2))
     return 0
 
 

@@ -13,6 +13,7 @@ itself: the log proves the erasure without keeping who it was.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import time
@@ -37,6 +38,9 @@ class ForgetReport:
     ratings: int
     escalations: int
     at: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
 
 
 def customer_ref(channel: str, user: str) -> str:
