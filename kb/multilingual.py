@@ -5,9 +5,10 @@ matched against the FAQ in its language (``turn.language``). Where that FAQ has 
 confident answer, or there is no FAQ in that language at all,
 ``[languages] missing`` decides:
 
-* ``"default"``: the default language's FAQ is asked too, for the entries that have
-  no translation (an id the customer's FAQ lacks); a confident answer is given in
-  the default language, after ``[messages] other_language_note`` in the customer's
+* ``"default"``: the default language's FAQ is asked too; a confident match is
+  answered from the customer's FAQ when it has the same entry (same id: a question
+  in mixed or misdetected language still gets the customer's language), else in the
+  default language, after ``[messages] other_language_note`` in the customer's
   language.
 * ``"llm"``: nothing is answered from another language; the default language's best
   entries still go to the LLM stage as grounding when the customer's language has
@@ -19,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kb.knowledge import KnowledgeBase
-from kb.matcher import Match
+from kb.matcher import Match, ScoredEntry
 
 __all__ = ["Found", "find"]
 
@@ -47,10 +48,14 @@ def find(
         if found.confidence >= threshold or own.language == default or missing != "default":
             return Found(found, own.language)
         fallback = knowledge.matcher.match(text, channel=channel, candidates=candidates)
-        untranslated = fallback.entry is not None and own.faq.get(fallback.entry.id) is None
-        if untranslated and fallback.confidence >= threshold:
-            return Found(fallback, default, note=f"kb: no FAQ {language} entry; answered from the {default} FAQ")
-        return Found(found, own.language)
+        if fallback.best is None or fallback.confidence < threshold:
+            return Found(found, own.language)
+        translated = own.faq.get(fallback.best.entry.id)
+        if translated is not None:  # matched in the default language, answered in the customer's
+            best = ScoredEntry(translated, fallback.best.score)
+            note = f"kb: matched in the {default} FAQ; answered from the {language} entry"
+            return Found(Match(best, fallback.runner_up, (best, *fallback.candidates[1:])), own.language, note=note)
+        return Found(fallback, default, note=f"kb: no FAQ {language} entry; answered from the {default} FAQ")
     found = knowledge.matcher.match(text, channel=channel, candidates=candidates)
     if missing == "llm":
         note = f"kb: no FAQ in {language}; {default} entries passed on to the LLM as grounding only"

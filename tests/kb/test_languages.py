@@ -220,3 +220,13 @@ def test_kb_import_refuses_an_unknown_language(tmp_path: Path, capsys: pytest.Ca
     args = argparse.Namespace(file=tmp_path / "x.csv", out=tmp_path / "o.toml", answers=None, lang="klingon")
     assert cmd_kb_import(args) == 2
     assert "--lang" in capsys.readouterr().err
+
+
+async def test_a_match_in_the_default_faq_answers_from_the_customers_own_entry(tmp_path: Path) -> None:
+    config = Config.from_mapping({"languages": {"supported": ["en", "zh"], "default": "en"}})
+    knowledge = KnowledgeBase(write_kb(tmp_path), languages=("en", "zh"), default="en")
+    await knowledge.load()
+    turn = turn_in("when will my order arrive", "zh", config)  # English words in a Chinese conversation
+    decision = await KnowledgeStage(knowledge)(turn)
+    assert decision is not None and decision.text == "标准配送需要2-4个工作日。"
+    assert any("answered from the zh entry" in line for line in turn.trace)
