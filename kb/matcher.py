@@ -39,7 +39,8 @@ from rapidfuzz import fuzz, utils
 from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
 
-from kb.embedding import JointEmbedder, load_embedder
+from kb.embedding import JointEmbedder
+from kb.embedding_zh import embedder_for
 from kb.faq import Faq, FaqEntry
 from kb.features import EMBED_WEIGHT, Query, Vectoriser, training_matrix
 from kb.segment import Analysis, analysis_for
@@ -334,7 +335,7 @@ def train_matcher(faq: Faq, *, c: float = 1.0, seed: int = 0, language: str | No
     analysis = analysis_for(language or faq.language or "en")
     texts, labels = _phrasings(faq)
     texts = [analysis.normalise(t) for t in texts]
-    embedder = load_embedder()
+    embedder = embedder_for(analysis.language)
     embeddings = embedder.embed(texts)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kb-calibration") as pool:
         # liblinear releases the GIL: the calibration model trains on the other core.

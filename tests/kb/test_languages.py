@@ -230,3 +230,18 @@ async def test_a_match_in_the_default_faq_answers_from_the_customers_own_entry(t
     decision = await KnowledgeStage(knowledge)(turn)
     assert decision is not None and decision.text == "标准配送需要2-4个工作日。"
     assert any("answered from the zh entry" in line for line in turn.trace)
+
+
+def test_the_chinese_table_embeds_meaning_not_characters() -> None:
+    from kb.embedding_zh import _chinese, embedder_for
+
+    table = _chinese()
+
+    def similarity(a: str, b: str) -> float:
+        return float(table.one(a) @ table.one(b))
+
+    assert similarity("我想退货", "我要退掉这件衣服") > similarity("我想退货", "今天天气很好") + 0.3
+    assert similarity("付款方式", "怎么支付") > similarity("付款方式", "快递多久到") + 0.3
+    assert similarity("退款", "退錢") > 0.4  # traditional characters read as simplified
+    assert not table.one("hello 😀").any()  # nothing it can read: zeros, the n-grams decide
+    assert embedder_for("zh").dim == embedder_for("en").dim + table.dim
