@@ -161,9 +161,11 @@ def open_sockets(pid: int) -> int:
     return count
 
 
-def spawn(args: list[str]) -> subprocess.Popen[bytes]:
+def spawn(args: list[str], *, quiet: bool = False) -> subprocess.Popen[bytes]:
+    """A Python process of the project; ``quiet`` drops its output."""
     env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen([sys.executable, *args], env=env, cwd=ROOT)
+    out = subprocess.DEVNULL if quiet else None
+    return subprocess.Popen([sys.executable, *args], env=env, cwd=ROOT, stdout=out, stderr=out)
 
 
 async def wait_status(url: str, want: int | None, timeout: float = 180.0) -> tuple[float, int]:
@@ -182,8 +184,8 @@ async def wait_status(url: str, want: int | None, timeout: float = 180.0) -> tup
 
 
 @asynccontextmanager
-async def process(args: list[str]) -> AsyncIterator[subprocess.Popen[bytes]]:
-    proc = spawn(args)
+async def process(args: list[str], *, quiet: bool = False) -> AsyncIterator[subprocess.Popen[bytes]]:
+    proc = spawn(args, quiet=quiet)
     try:
         yield proc
     finally:

@@ -19,14 +19,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from bench.llm_load import (
@@ -35,6 +32,7 @@ from bench.llm_load import (
     LLM_QUESTION,
     RULE_QUESTION,
     customers,
+    process,
     wait_status,
 )
 from bench.webchat_load import free_port
@@ -136,22 +134,6 @@ def _line(name: str, pid: int) -> str:
             f"files {s['RssFile'] / 1024:.0f}), peak {s['VmHWM'] / 1024:.0f} MB")
 
 
-@contextmanager
-def quiet_process(args: list[str]) -> Iterator[subprocess.Popen[bytes]]:
-    """A Python process of the project, its output dropped (the hub's hand-off warnings)."""
-    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, *args], env=env, cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
 async def send_messages(hub: str, total: int, sessions: int, llm_share: float) -> tuple[int, float]:
     """``total`` messages from ``sessions`` webchat sessions, each session's in order;
     the answers received and the seconds taken."""
@@ -192,7 +174,8 @@ async def run(ns: argparse.Namespace) -> None:
             # No --answer: the fake cites the FAQ candidates it is given, as a grounded model does.
             fake = ["-m", "tests.fakes.llm_api", "--port", str(llm_port)]
             hub_cmd = ["-m", "hub.cli", "run", "--config", str(config)]
-            with quiet_process(fake), quiet_process(hub_cmd) as proc:
+            # quiet: the hub's hand-off warnings (no agents channel here) are not the point
+            async with process(fake, quiet=True), process(hub_cmd, quiet=True) as proc:
                 await wait_status(f"{llm}/fake/stats", 200)
                 ready, _ = await wait_status(f"{hub}/healthz", 200)
                 await asyncio.sleep(ns.settle)
