@@ -108,6 +108,7 @@ def build_console(hub: Hub, file: str = "config.toml") -> web.Application | None
         stats=HourlyStats(hub.store),
     )
     hub.decision_listeners.append(console.stats.on_decision)
+    hub.rating_listeners.append(console.stats.on_rating)
     guard = Guard(console.signed_in, f"{PREFIX}/login")
     app = web.Application(middlewares=[guard.middleware()])
     app[CONSOLE_KEY] = console
@@ -115,6 +116,7 @@ def build_console(hub: Hub, file: str = "config.toml") -> web.Application | None
         attention,
         audit_page,
         conversations,
+        experiments_page,
         faq_edit,
         login,
         numbers,
@@ -122,8 +124,8 @@ def build_console(hub: Hub, file: str = "config.toml") -> web.Application | None
         tryit,
     )
 
-    for page in (login, conversations, attention, faq_edit, tryit, numbers, privacy_page,
-                 audit_page):
+    for page in (login, conversations, attention, faq_edit, tryit, numbers, experiments_page,
+                 privacy_page, audit_page):
         page.routes(console, app.router)
     app.router.add_get("/", _home)
     app.router.add_get("/static/{name}", _static)

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from feedback.rating import Rating
 from hub.stages import Decision, Turn
 from hub.store import Store
 
@@ -76,7 +77,7 @@ class HourlyStats:
         now = self.clock()
         await self.store.add_to_hour(hour_of(now), decision_counts(turn, decision, now), STATS_TTL_S)
 
-    async def on_rating(self, rating: Any) -> None:
+    async def on_rating(self, rating: Rating) -> None:
         now = self.clock()
         await self.store.add_to_hour(hour_of(now), rating_counts(rating.kind, rating.value), STATS_TTL_S)
 

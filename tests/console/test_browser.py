@@ -100,3 +100,96 @@ async def test_unanswered_question_becomes_an_example_and_is_then_answered(
         assert again["text"] == "Two to four working days."
         assert "faq edit" in [r.action for r in await hub.hub.store.audit_log(limit=5)]
 
+
+
+async def test_thumbs_down_on_the_chat_page_shows_under_needs_attention(
+    browser, tmp_path: Path  # noqa: ANN001
+) -> None:
+    faq = write_channel_faq(tmp_path)
+    config = console_config(kb={"enabled": True, "path": str(faq), "documents": []})
+    async with running_hub(config) as hub:
+        context = await browser.new_context(viewport={"width": 375, "height": 700})
+        chat = await context.new_page()
+        await chat.goto(hub.url + "/")
+        await chat.wait_for_selector("#status.status--online")
+        await chat.fill("#input", "do you take credit cards")
+        await chat.press("#input", "Enter")
+        await chat.locator(".msg--bot", has_text="PayPal").wait_for(timeout=SLOW_MS)
+        await chat.locator(".rating--thumbs [aria-label='Not helpful']").last.click()
+        console = await context.new_page()
+        await sign_in(console, hub.url)
+        deadline = SLOW_MS
+        while True:  # the rating goes through the ingress: look until it is counted
+            await console.goto(hub.url + "/admin/attention")
+            found = console.locator("#group-down .failure", has_text="do you take credit cards")
+            if await found.count():
+                break
+            deadline -= 250
+            assert deadline > 0, "the thumbs-down never showed"
+            await console.wait_for_timeout(250)
+        assert await found.locator("select[name=entry]").input_value() == "payment-methods"
+
+
+async def test_experiment_page_splits_400_customers_as_configured(browser) -> None:  # noqa: ANN001
+    import math
+
+    from hub.envelope import InboundMessage
+
+    experiments = [{"name": "greeting-copy", "metric": "deflection", "variants": [
+        {"name": "control", "weight": 80}, {"name": "canary", "weight": 20}]}]
+    async with running_hub(console_config(rules=RULES, experiments=experiments)) as hub:
+        for i in range(400):
+            await hub.hub.submit(InboundMessage(
+                channel="webchat", conversation_id=f"sim-{i}", user_id=f"customer-{i}",
+                message_id=f"m-{i}", text="hours?"))
+        await hub.hub.drain()
+        page = await (await browser.new_context(viewport={"width": 1280, "height": 800})).new_page()
+        await sign_in(page, hub.url)
+        await page.goto(hub.url + "/admin/experiments")
+        rows = page.locator("#experiment-greeting-copy tr.variant")
+        counts = {await r.get_attribute("data-variant"): int(await r.get_attribute("data-conversations"))
+                  for r in await rows.all()}
+        assert sum(counts.values()) == 400
+        sd = math.sqrt(400 * 0.2 * 0.8)  # binomial: 8 customers
+        assert abs(counts["canary"] - 80) <= 4 * sd, counts  # 4 sd: fails once in ~16,000 seeds
+        assert "not yet significant" in (await page.locator(".verdict").inner_text()).lower() \
+            or "better" in (await page.locator(".verdict").inner_text()).lower()
+
+
+async def forget_in_the_browser(browser, hub, store) -> None:  # noqa: ANN001
+    async with WebchatClient.connect(hub.url) as chat:
+        await chat.say("what are your hours?")
+    await hub.hub.drain()
+    (summary,) = await store.list_conversations()
+    page = await (await browser.new_context(viewport={"width": 1280, "height": 800})).new_page()
+    page.on("dialog", lambda dialog: dialog.accept())
+    await sign_in(page, hub.url)
+    await page.goto(f"{hub.url}/admin/conversations/{summary.id}")
+    await page.click("button.danger")
+    await page.locator("#forgotten").wait_for()
+    assert "1 conversations" in await page.locator("#forgotten").inner_text()
+    assert await store.get_conversation(summary.id) is None
+    assert await store.transcript(summary.id) == []
+    assert await store.conversation_summary(summary.id) is None
+    assert await store.customer_conversations(summary.channel, summary.user) == []
+    assert await store.list_conversations() == []
+    assert "privacy.forget" in [r.action for r in await store.audit_log(limit=5)]
+    return summary.id
+
+
+async def test_forget_removes_the_customer_from_the_memory_store(browser) -> None:  # noqa: ANN001
+    async with running_hub(console_config(rules=RULES)) as hub:
+        await forget_in_the_browser(browser, hub, hub.hub.store)
+
+
+async def test_forget_removes_the_customer_from_the_redis_store(browser, redis_url: str) -> None:  # noqa: ANN001
+    from hub.store.redis import RedisStore
+
+    store = RedisStore.from_url(redis_url)
+    try:
+        async with running_hub(console_config(rules=RULES, store={"url": redis_url}), store=store) as hub:
+            conversation_id = await forget_in_the_browser(browser, hub, store)
+            left = [key async for key in store.redis.scan_iter(match=f"*{conversation_id}*")]
+            assert left == []
+    finally:
+        await store.close()

@@ -59,3 +59,14 @@ def test_charts_escape_their_labels() -> None:
     assert "<script>" not in svg and "&lt;script&gt;" in svg
     line = charts.lines(["a", "b", "c"], {"p50": [0.1, None, 0.3]})
     assert line.count("<path") == 1 and line.count("<circle") == 2
+
+
+async def test_ratings_fill_thumbs_and_csat() -> None:
+    from feedback.rating import Rating
+
+    stats = HourlyStats(MemoryStore(), clock=lambda: 1_000_000.0)
+    for kind, value in (("thumbs", 1), ("thumbs", -1), ("thumbs", -1), ("csat", 5), ("csat", 2)):
+        await stats.on_rating(Rating("c1", "webchat:s", 1, kind, value))
+    (bucket,) = await stats.by_hour(1)
+    assert bucket.fields["up"] == 1 and bucket.fields["down"] == 2
+    assert bucket.csat == 3.5
