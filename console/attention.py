@@ -99,10 +99,12 @@ def review_transcript(
 
 
 def _hint(details: dict[str, Any]) -> str | None:
+    """The FAQ entry the matcher thought of: the one it answered with, else its best candidate."""
     for key in ("faq_id", "runner_up"):
         if isinstance(details.get(key), str):
             return details[key]
-    return None
+    candidates = details.get("kb_candidates")
+    return str(candidates[0]) if isinstance(candidates, list) and candidates else None
 
 
 def question_rated(

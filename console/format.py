@@ -15,6 +15,7 @@ EVIDENCE_KEYS = (
     ("score", "confidence"),
     ("runner_up", "runner-up"),
     ("runner_up_score", "runner-up confidence"),
+    ("kb_candidates", "KB candidates"),
     ("doc_id", "article"),
     ("section", "section"),
     ("tier", "LLM tier"),

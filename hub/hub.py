@@ -547,6 +547,8 @@ def evidence(turn: Turn, decision: Decision) -> dict[str, Any]:
     details = {**decision.details, "trace": list(turn.trace), "helped": decision.helped}
     if decision.handoff is not None:
         details["handoff"] = decision.handoff.reason
+    if turn.candidates:  # what the KB offered the later stages (FAQ ids, then passages)
+        details.setdefault("kb_candidates", [c.id for c in turn.candidates])
     return json.loads(json.dumps(details, default=str))
 
 

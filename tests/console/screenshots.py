@@ -16,6 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from hub.envelope import InboundMessage
 from tests.browser import chromium
 from tests.console.admin import PASSWORDS, console_config, hashes
 from tests.harness import WebchatClient, running_hub
@@ -51,12 +52,21 @@ async def shoot(out: Path) -> None:
     config = console_config(rules=RULES, kb={"enabled": True, "path": str(faq), "documents": []},
                             **EXTRA)
     async with running_hub(config) as hub:
-        for lines in CUSTOMERS:
+        for number, lines in enumerate(CUSTOMERS):
             async with WebchatClient.connect(hub.url) as chat:
                 for line in lines:
-                    await chat.say(line)
+                    reply = await chat.say(line)
+                    if reply.get("rating") == "thumbs":  # rate some answers, down now and then
+                        value = -1 if number % 2 else 1
+                        await chat.send({"type": "rating", "message_id": reply["id"],
+                                         "value": value, "kind": "thumbs"})
+                await chat.silence(0.3)
+        for i in range(60):  # customers for the experiment's numbers
+            await hub.hub.submit(InboundMessage(
+                channel="webchat", conversation_id=f"shot-{i}", user_id=f"customer-{i}",
+                message_id=f"shot-{i}", text=("how long does shipping take?", "hello", "tents on mars?")[i % 3]))
         await hub.hub.drain()
-        first = (await hub.hub.store.list_conversations(limit=10))[-1]
+        first = (await hub.hub.store.list_conversations(limit=100))[-1]
         async with chromium() as browser:
             for size, (width, height) in SIZES.items():
                 context = await browser.new_context(viewport={"width": width, "height": height})
