@@ -39,7 +39,7 @@ from hub.metrics import Metrics
 from hub.stages import Decision, Stage, StageChain, Turn
 from hub.store import Store
 from hub.typing_indicator import TypingIndicator
-from privacy.mask import masked_entry, masked_preview
+from privacy.mask import masked_entry
 
 __all__ = [
     "ActionHandler",
@@ -495,14 +495,12 @@ class Hub:
 
     async def _transcribe(self, conversation_id: str, entry: TranscriptEntry) -> None:
         """Append to the transcript (masked with ``[privacy] mask_transcripts``); the
-        conversation index shows a masked preview either way."""
+        conversation index masks its preview when it is read, either way."""
         privacy = self.config.privacy
-        shown = masked_preview(entry.text)
         if privacy.mask_transcripts:
             entry = masked_entry(entry)
         await self.store.append(
-            conversation_id, entry, self.config.store.transcript_max, privacy.retention_s,
-            preview=shown,
+            conversation_id, entry, self.config.store.transcript_max, privacy.retention_s
         )
 
     async def _in_transcript(self, conversation_id: str, entry_id: str) -> bool:

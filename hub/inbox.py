@@ -6,8 +6,8 @@ writes the hub makes anyway (no extra round trip on the hot path):
 - ``save_conversation`` sets who and where (address, channel, user), the status
   (``bot``; ``handoff`` becomes ``waiting``, or stays ``agent`` once an agent has
   claimed it; ``resolved``), the tags, the language and the variants;
-- ``append`` (with the hub's masked ``preview``) counts the message and moves
-  ``last_at`` and ``last_text``;
+- ``append`` counts the message and moves ``last_at`` and ``last_text`` (kept as
+  written, or as the masked transcript line; masked when read, :func:`shown`);
 - ``add_rating`` sets ``rating`` (thumbs) or ``csat``;
 - ``set_conversation_status`` sets ``agent`` when an agent claims.
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -37,7 +37,8 @@ __all__ = [
 SummaryStatus = Literal["bot", "waiting", "agent", "resolved"]
 SUMMARY_STATUSES: tuple[SummaryStatus, ...] = ("bot", "waiting", "agent", "resolved")
 
-PREVIEW_CHARS = 160  # last_text keeps this much of the newest line
+PREVIEW_CHARS = 160  # last_text shows this much of the newest line
+RAW_PREVIEW_CHARS = 400  # the store keeps this much of it (masked and cut when read)
 
 _STATUS_OF: dict[ConversationStatus, SummaryStatus] = {
     "bot": "bot",
@@ -59,6 +60,27 @@ def preview(text: str) -> str:
     """``text`` cut to :data:`PREVIEW_CHARS`, on one line."""
     line = " ".join(text.split())
     return line if len(line) <= PREVIEW_CHARS else line[: PREVIEW_CHARS - 1] + "…"
+
+
+def raw_preview(text: str) -> str:
+    """What the store keeps of the newest line: its first RAW_PREVIEW_CHARS, the cut
+    moved past the word it falls in (so a card number or an address is never cut in
+    half and still recognised when it is masked on reading, :func:`shown`)."""
+    if len(text) <= RAW_PREVIEW_CHARS:
+        return text
+    end, limit = RAW_PREVIEW_CHARS, min(len(text), RAW_PREVIEW_CHARS + 64)
+    while end < limit and not (text[end].isspace() and not text[end + 1:end + 2].isdigit()):
+        end += 1
+    return text[:end]
+
+
+def shown(text: str) -> str:
+    """A kept line as the console may show it: masked (providers/pii.py's detectors),
+    then cut to PREVIEW_CHARS. Masking happens here, on reading, so that the hot
+    path (every message) does not pay for it."""
+    from privacy.mask import masked_preview
+
+    return masked_preview(text) if text else text
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +106,10 @@ class ConversationSummary:
     def __post_init__(self) -> None:
         object.__setattr__(self, "tags", tuple(self.tags))
         object.__setattr__(self, "variants", MappingProxyType(dict(self.variants)))
+
+    def masked(self) -> ConversationSummary:
+        """With ``last_text`` as the console shows it (masked and cut): stores return these."""
+        return replace(self, last_text=shown(self.last_text)) if self.last_text else self
 
     @classmethod
     def of(cls, conversation: Conversation, current: str | None = None) -> ConversationSummary:

@@ -19,7 +19,7 @@ from typing import Any
 
 from feedback.rating import Rating, RatingKind
 from hub.conversation import Conversation, TranscriptEntry
-from hub.inbox import AuditRecord, ConversationSummary, SummaryStatus, preview
+from hub.inbox import AuditRecord, ConversationSummary, SummaryStatus, raw_preview
 from hub.store.base import AUDIT_KEPT, RATINGS_KEPT, RateLimit
 from hub.store.keys import Keys
 
@@ -41,7 +41,8 @@ class MemoryStore:
         self._transcript_expiry: dict[str, float] = {}
         self._buckets: dict[str, tuple[float, float, float]] = {}  # (tokens, at, refill_s)
         self._takes = 0
-        self._summaries: dict[str, ConversationSummary] = {}
+        self._summaries: dict[str, ConversationSummary] = {}  # identity, status, ratings
+        self._activity: dict[str, list[Any]] = {}  # [messages, last_at, last_text, language]
         self._customers: dict[tuple[str, str], set[str]] = {}
         self._ratings: dict[str, list[Rating]] = {}
         self._recent_ratings: deque[Rating] = deque(maxlen=RATINGS_KEPT)
@@ -100,12 +101,7 @@ class MemoryStore:
         fresh = ConversationSummary.of(conversation, current.status if current else None)
         if current is not None:
             fresh = replace(
-                fresh,
-                last_at=current.last_at,
-                messages=current.messages,
-                last_text=current.last_text,
-                rating=current.rating,
-                csat=current.csat,
+                fresh, rating=current.rating, csat=current.csat,
                 language=fresh.language or current.language,
             )
         self._summaries[conversation.id] = fresh
@@ -149,20 +145,34 @@ class MemoryStore:
         return lines
 
     def _count(self, conversation_id: str, entry: TranscriptEntry, text: str | None) -> None:
-        current = self._summaries.get(conversation_id)
-        if current is None:
+        """One more line in a saved conversation's summary (a list updated in place:
+        this runs for every line, so it builds nothing)."""
+        if conversation_id not in self._summaries:
             return
-        self._summaries[conversation_id] = replace(
-            current,
-            messages=current.messages + 1,
-            last_at=max(current.last_at, entry.timestamp),
-            last_text=preview(entry.text if text is None else text),
-            language=entry.language or current.language,
+        activity = self._activity.get(conversation_id)
+        if activity is None:
+            activity = self._activity[conversation_id] = [0, 0.0, "", None]
+        activity[0] += 1
+        activity[1] = max(activity[1], entry.timestamp)
+        activity[2] = entry.text if text is None else text
+        activity[3] = entry.language or activity[3]
+
+    def _summary(self, conversation_id: str) -> ConversationSummary | None:
+        """The stored summary with its activity, unmasked (``.masked()`` for callers)."""
+        summary = self._summaries.get(conversation_id)
+        activity = self._activity.get(conversation_id)
+        if summary is None or activity is None:
+            return summary
+        messages, last_at, text, language = activity
+        return replace(
+            summary, messages=messages, last_at=max(summary.last_at, last_at),
+            last_text=raw_preview(text), language=language or summary.language,
         )
 
     # -- the conversation index --------------------------------------------------
     async def conversation_summary(self, conversation_id: str) -> ConversationSummary | None:
-        return self._summaries.get(conversation_id)
+        summary = self._summary(conversation_id)
+        return summary.masked() if summary is not None else None
 
     async def list_conversations(
         self,
@@ -176,7 +186,8 @@ class MemoryStore:
         limit: int = 50,
         before: float | None = None,
     ) -> list[ConversationSummary]:
-        newest = sorted(self._summaries.values(), key=lambda s: s.last_at, reverse=True)
+        every = (self._summary(i) for i in self._summaries)
+        newest = sorted((s for s in every if s is not None), key=lambda s: s.last_at, reverse=True)
         found = []
         for summary in newest:
             if len(found) >= limit:
@@ -188,7 +199,7 @@ class MemoryStore:
             ):
                 continue
             if summary.matches(channel=channel, status=status, tag=tag, rating=rating):
-                found.append(summary)
+                found.append(summary.masked())
         return found
 
     async def set_conversation_status(self, conversation_id: str, status: SummaryStatus) -> None:
@@ -202,6 +213,7 @@ class MemoryStore:
     async def forget_conversation(self, conversation_id: str) -> bool:
         conversation = self._conversations.pop(conversation_id, None)
         summary = self._summaries.pop(conversation_id, None)
+        self._activity.pop(conversation_id, None)
         for where in (conversation, summary):
             if where is not None and self._addresses.get(where.address) == conversation_id:
                 del self._addresses[where.address]
@@ -226,7 +238,8 @@ class MemoryStore:
         await self.remove_member(Keys.open_escalations(), conversation_id)
 
     async def expire_conversations(self, older_than: float) -> list[str]:
-        old = [s.id for s in self._summaries.values() if s.last_at < older_than]
+        every = (self._summary(i) for i in list(self._summaries))
+        old = [s.id for s in every if s is not None and s.last_at < older_than]
         for conversation_id in old:
             await self.forget_conversation(conversation_id)
         return old

@@ -16,8 +16,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from feedback.rating import Rating, RatingKind
 from hub.conversation import Conversation, TranscriptEntry
 from hub.errors import StoreError, StoreUnavailable
-from hub.inbox import AuditRecord, ConversationSummary, SummaryStatus, summary_status
-from hub.inbox import preview as preview_of
+from hub.inbox import AuditRecord, ConversationSummary, SummaryStatus, raw_preview, summary_status
 from hub.store.base import AUDIT_KEPT, RATINGS_KEPT, RateLimit
 from hub.store.keys import Keys
 from hub.store.pipelining import AutoPipelinedRedis
@@ -252,7 +251,7 @@ class RedisStore:
             self.keys.inbox(),
         ]
         ttl_ms = _ms(ttl_s) if ttl_s else 0
-        shown = preview_of(entry.text if preview is None else preview)
+        shown = raw_preview(entry.text if preview is None else preview)
         args = [
             json.dumps(entry.to_json()), max_len, ttl_ms, shown, repr(entry.timestamp),
             entry.language or "", conversation_id,
@@ -274,7 +273,7 @@ class RedisStore:
     async def conversation_summary(self, conversation_id: str) -> ConversationSummary | None:
         async with redis_errors("conversation_summary"):
             fields = await self.redis.hgetall(self.keys.summary(conversation_id))
-        return ConversationSummary.from_fields(fields) if fields.get("id") else None
+        return ConversationSummary.from_fields(fields).masked() if fields.get("id") else None
 
     async def list_conversations(
         self,
@@ -302,7 +301,7 @@ class RedisStore:
                 if len(found) < limit and summary.matches(
                     channel=channel, status=status, tag=tag, rating=rating
                 ):
-                    found.append(summary)
+                    found.append(summary.masked())
             if len(ids) < batch:
                 break
         return found

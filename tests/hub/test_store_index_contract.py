@@ -201,3 +201,18 @@ async def test_expire_forgets_conversations_idle_since_before_a_time(store: Stor
     assert [s.id for s in await store.list_conversations()] == [c.id]
     assert await store.get_conversation(a.id) is None and await store.transcript(b.id) == []
     assert await store.expire_conversations(older_than=1002.0) == []
+
+
+async def test_last_text_is_masked_and_cut_when_read(store: Store) -> None:
+    conv = conversation()
+    await store.save_conversation(conv)
+    card = "4111 1111 1111 1111"
+    text = f"card {card}, mail jane@example.com " + "and more words " * 40
+    await store.append(conv.id, line(1, conv.created_at + 1, text=text), max_len=10)
+    summary = await store.conversation_summary(conv.id)
+    assert summary is not None
+    assert summary.last_text.startswith("card [card], mail [email] and more words")
+    assert len(summary.last_text) == 160 and summary.last_text.endswith("…")
+    [listed] = await store.list_conversations()
+    assert listed.last_text == summary.last_text
+    assert (await store.transcript(conv.id))[0].text == text  # the transcript is as written
