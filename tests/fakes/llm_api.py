@@ -40,6 +40,7 @@ __all__ = [
     "Recorded",
     "Reply",
     "answer_json",
+    "citing",
     "grounded_reply",
     "prompt_text",
 ]
@@ -139,6 +140,17 @@ def grounded_reply(body: dict[str, Any]) -> str:
             source = line[1 : line.index("]")]
             return answer_json(line.split(" A: ", 1)[1].strip(), sources=[source])
     return answer_json("I'm not sure about that.", confident=False)
+
+
+def citing(answer: str) -> Callable[[dict[str, Any]], str]:
+    """A model that trusts its grounding: always ``answer``, citing every reference the prompt offers."""
+
+    def reply(body: dict[str, Any]) -> str:
+        sources = [line[1 : line.index("]")] for line in prompt_text(body).splitlines()
+                   if line.startswith("[") and "]" in line and " A: " in line]
+        return answer_json(answer, sources=sources)
+
+    return reply
 
 
 def _tokens(text: str) -> int:
@@ -395,7 +407,7 @@ async def fake_llm(**kwargs: Any) -> AsyncIterator[FakeLLM]:
 
 
 async def _serve(port: int, delay_s: float, answer: str | None) -> None:
-    default: Behaviour = Reply(answer_json(answer)) if answer else Reply(grounded_reply)
+    default: Behaviour = Reply(citing(answer)) if answer else Reply(grounded_reply)
     async with FakeLLM(default=default, port=port, delay_s=delay_s, keep_requests=False):
         await asyncio.Event().wait()
 
@@ -406,6 +418,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="the fake OpenAI/Anthropic provider")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
-    parser.add_argument("--answer", default=None, help="answer every question with this text")
+    parser.add_argument("--answer", default=None,
+                        help="answer every question with this text (citing the references offered)")
     ns = parser.parse_args()
     asyncio.run(_serve(ns.port, ns.delay, ns.answer))
