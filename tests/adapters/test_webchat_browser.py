@@ -248,3 +248,26 @@ async def test_an_answer_from_an_article_shows_its_source_as_a_link(browser, tmp
         assert "20 to 30 kilometres" in bubble
         assert bubble.count("Read more:") == 1 and "https://" not in bubble  # the link, not the URL
         await context.close()
+
+
+async def test_the_page_speaks_the_browsers_language_then_the_conversations(browser) -> None:
+    rules = [{"name": "hours-zh", "keywords": ["营业时间"], "action": "reply", "text": "早九晚五。"}]
+    config = make_config(rules=rules, languages={"supported": ["en", "zh", "fr"], "default": "en"})
+    async with running_hub(config) as hub:
+        context = await browser.new_context(locale="fr-FR")
+        page = await context.new_page()
+        await page.goto(hub.url + "/")
+        await page.wait_for_selector("#status.status--online")
+        assert await page.get_attribute("#input", "placeholder") == "Écrivez votre message…"
+        assert await page.inner_text("#send") == "Envoyer"
+        assert await page.inner_text("#status") == "en ligne"
+
+        await send(page, "你们的营业时间是什么时候？")
+        await page.locator(".msg--bot", has_text="早九晚五。").wait_for()
+        await page.wait_for_function("document.getElementById('send').textContent === '发送'")
+        assert await page.get_attribute("#input", "placeholder") == "请输入消息…"
+        assert await page.evaluate("document.documentElement.lang") == "zh"
+        await page.reload()  # the conversation's language is remembered
+        await page.wait_for_selector("#status.status--online")
+        assert await page.inner_text("#status") == "在线"
+        await context.close()
