@@ -29,7 +29,7 @@ text = "Nine to five."
 
 
 async def _connect(url: str, http: aiohttp.ClientSession) -> aiohttp.ClientWebSocketResponse:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 180  # a fresh `hub run` imports for a minute on a loaded runner
     while True:
         try:
             return await http.ws_connect(f"{url}/ws")
