@@ -191,5 +191,22 @@ async def test_forget_removes_the_customer_from_the_redis_store(browser, redis_u
             conversation_id = await forget_in_the_browser(browser, hub, store)
             left = [key async for key in store.redis.scan_iter(match=f"*{conversation_id}*")]
             assert left == []
+            assert await redis_values_with(store.redis, ("what are your hours", "Nine to five")) == []
     finally:
         await store.close()
+
+
+async def redis_values_with(redis, texts: tuple[str, ...]) -> list[str]:  # noqa: ANN001
+    """Every key whose value (string, hash, list, set, sorted set or stream) holds one of ``texts``."""
+    readers = {
+        "string": redis.get, "hash": redis.hgetall, "set": redis.smembers,
+        "list": lambda key: redis.lrange(key, 0, -1), "zset": lambda key: redis.zrange(key, 0, -1),
+        "stream": redis.xrange,
+    }
+    found = []
+    async for key in redis.scan_iter():
+        kind = await redis.type(key)
+        value = str(await readers[kind](key)) if kind in readers else ""
+        if any(text in value for text in texts):
+            found.append(key)
+    return found
