@@ -164,8 +164,13 @@
       comment.setAttribute("aria-label", "Comment");
       box.appendChild(comment);
     }
+    // Words, not emoji: a browser without an emoji font would draw empty boxes.
+    var lead = document.createElement("span");
+    lead.className = "rating__lead";
+    lead.textContent = kind === "csat" ? "Your rating:" : "Helpful?";
+    box.appendChild(lead);
     var choices = kind === "csat" ? [["1", 1], ["2", 2], ["3", 3], ["4", 4], ["5", 5]]
-                                  : [["\ud83d\udc4d", 1], ["\ud83d\udc4e", -1]];
+                                  : [["Yes", 1], ["No", -1]];
     choices.forEach(function (choice) {
       var btn = document.createElement("button");
       btn.type = "button";
