@@ -402,6 +402,10 @@ DEFAULT_REQUEST_PHRASES = (
     "get me a human", "get me a person", "get me an agent", "get me someone",
     "connect me to", "connect me with", "transfer me to", "put me through to",
     "someone from your team",
+    # the demo's other languages ([languages] supported): Chinese and French
+    "人工客服", "转人工", "人工服务", "真人客服", "找人工", "联系人工",
+    "parler à un conseiller", "parler à une personne", "parler à un humain",
+    "parler à quelqu'un", "parler à quelqu’un", "parler avec un conseiller", "un vrai conseiller",
 )
 # ...or when the message is only these words with request words around them
 # ("agent please", "operator!", "can I get a human", "I need someone").
@@ -409,6 +413,7 @@ DEFAULT_REQUEST_WORDS = (
     "human", "humans", "person", "people", "agent", "representative", "rep", "operator",
     "someone", "somebody", "anyone", "anybody", "manager", "supervisor", "staff", "team",
     "customer service", "customer support",
+    "人工", "conseiller", "humain",
 )
 # [handoff] keys that moved to [messages] (old name -> new name), still read from [handoff].
 MOVED_TO_MESSAGES = {

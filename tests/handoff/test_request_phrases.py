@@ -54,6 +54,14 @@ ASKS = [
     "anyone there?",
     "this bot is useless, speak to a human",
     "I’d like a person please",  # typographic apostrophe
+    # the demo's other languages
+    "人工客服",
+    "我要转人工",
+    "请帮我找人工",
+    "人工",
+    "je voudrais parler à un conseiller",
+    "Puis-je parler à quelqu’un ?",
+    "conseiller",
 ]
 
 # Near-misses: a word that names a person, in a message about something else.
@@ -73,6 +81,9 @@ DOES_NOT_ASK = [
     "yes please",
     "the manager's email address",
     "human rights policy of your suppliers",
+    "人工智能是什么",  # "what is artificial intelligence": 人工 inside another word
+    "我想退货",
+    "mon conseiller bancaire m'a dit de vous écrire",
 ]
 
 
