@@ -36,7 +36,7 @@ import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from hub.config import LLMConfig, LLMModelConfig, LLMTierConfig, secret
 from hub.logs import tame_library_loggers
@@ -53,6 +53,7 @@ _WARM_UP = [{"role": "user", "content": "warm up"}]
 KEYLESS = "no-key"  # OpenAI-compatible local servers ignore the key but clients want one
 
 TextSink = Callable[[str], Awaitable[None]]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,11 +73,16 @@ class Completion:
 class Deployment:
     """One model of a tier, as litellm resolved it; ``wire`` is set for the direct path."""
 
-    id: str  # "tier#index"
+    tier: str
+    index: int
     config: LLMModelConfig
     price: Price
     params: dict[str, Any] = field(hash=False)  # litellm.acompletion's model, api_key, api_base
     wire: OpenAIWire | None = None
+
+    @property
+    def id(self) -> str:
+        return f"{self.tier}#{self.index}"
 
     @property
     def path(self) -> str:
@@ -143,7 +149,7 @@ def _direct_wire(params: dict[str, Any]) -> OpenAIWire | None:
 def _deployment(tier: str, index: int, model: LLMModelConfig, fast_path: bool) -> Deployment:
     params = _litellm_params(model)
     wire = _direct_wire(params) if fast_path else None
-    return Deployment(f"{tier}#{index}", model, price_of(model), params, wire)
+    return Deployment(tier, index, model, price_of(model), params, wire)
 
 
 class TierRouter:
@@ -229,20 +235,17 @@ class TierRouter:
         tool_choice: str,
     ) -> tuple[Reply, Completion]:
         """One round with ``tools`` attached: the reply (maybe tool calls) and its cost."""
-        found: list[Reply] = []
 
-        async def ask(deployment: Deployment) -> Completion:
+        async def ask(deployment: Deployment) -> tuple[Reply, Completion]:
             reply = await self._reply(deployment, messages, tools=tools, tool_choice=tool_choice)
-            found.append(reply)
-            return self._completion(deployment, reply.text, reply.usage)
+            return reply, self._completion(deployment, reply.text, reply.usage)
 
-        done = await self._across(tier, ask)
-        return found[-1], done
+        return await self._across(tier, ask)
 
     async def _across(
-        self, tier: LLMTierConfig, attempt: Callable[[Deployment], Awaitable[Completion]],
+        self, tier: LLMTierConfig, attempt: Callable[[Deployment], Awaitable[T]],
         said: _Said | None = None,
-    ) -> Completion:
+    ) -> T:
         """Try the tier's deployments in turn (rotating), until one answers."""
         deployments = self.deployments[tier.name]
         start = next(self._turns[tier.name])
@@ -310,7 +313,7 @@ class TierRouter:
                 first = await anext(items, None)
         except TimeoutError:
             await items.aclose()  # type: ignore[attr-defined]
-            raise TierFailed(deployment.id.split("#")[0], f"no first token within {limit:g} s") from None
+            raise TierFailed(deployment.tier, f"no first token within {limit:g} s") from None
 
         async def rest() -> AsyncIterator[str | Usage]:
             if first is None:
@@ -360,7 +363,7 @@ class TierRouter:
         cost = deployment.price.cost(usage.tokens_in, usage.tokens_out)
         return Completion(
             text=text,
-            tier=deployment.id.split("#")[0],
+            tier=deployment.tier,
             model=deployment.config.model,
             tokens_in=usage.tokens_in,
             tokens_out=usage.tokens_out,

@@ -1,7 +1,7 @@
 """The tiers' :class:`~providers.router.TierRouter`, always built off the event loop.
 
-Importing litellm takes seconds, building its Router and loading what its
-first request needs (provider modules, the tokenizer) most of another. None of
+Importing litellm takes seconds, resolving the deployments and loading what
+its first request needs (provider modules, the tokenizer) most of another. None of
 that may run on the event loop, where it would stall every conversation, rule
 answers included. :class:`RouterWarmup` builds the router for an ``[llm]``
 section in a worker thread, at startup and again when a reload changes the

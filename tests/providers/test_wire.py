@@ -72,8 +72,11 @@ async def test_openai_deployments_are_called_directly_and_the_rest_through_litel
                 assert (done.text, done.tokens_in, done.tokens_out) == ("Nine to five.", 11, 4)
                 assert done.tier == router.tiers[tier].name and done.cost_usd > 0
             assert "".join(deltas) == "Nine to five." and len(deltas) > 1
-    direct = [r for r in fake.for_model("gpt-4o-mini")][:2]  # the fast router's two calls
+    direct, served = fake.for_model("gpt-4o-mini")[:2], fake.for_model("gpt-4o-mini")[2:]
     assert [r.headers["authorization"] for r in direct] == ["Bearer sk-test-openai"] * 2
+    # the fast router's calls came from our aiohttp client, the slow one's through litellm's SDK
+    assert all("aiohttp" in r.headers["user-agent"] for r in direct)
+    assert served and not any("aiohttp" in r.headers["user-agent"] for r in served)
     assert direct[1].body["stream"] is True and direct[1].body["stream_options"] == {"include_usage": True}
 
 
