@@ -35,7 +35,6 @@ __all__ = [
 ]
 
 SummaryStatus = Literal["bot", "waiting", "agent", "resolved"]
-SUMMARY_STATUSES: tuple[SummaryStatus, ...] = ("bot", "waiting", "agent", "resolved")
 
 PREVIEW_CHARS = 160  # last_text shows this much of the newest line
 RAW_PREVIEW_CHARS = 400  # the store keeps this much of it (masked and cut when read)
