@@ -85,5 +85,4 @@ def rating_kind(buttons: tuple[Button, ...]) -> RatingKind | None:
 
 def split_rating(buttons: tuple[Button, ...]) -> tuple[tuple[Button, ...], RatingKind | None]:
     """(the ordinary buttons, the prompt's kind): for channels with their own widget."""
-    plain = tuple(b for b in buttons if not is_rating_button(b))
-    return plain, (rating_kind(buttons) if len(plain) != len(buttons) else None)
+    return tuple(b for b in buttons if not is_rating_button(b)), rating_kind(buttons)
