@@ -83,8 +83,10 @@ class Experiments:
         known: dict[str, str] = dict(conversation.data.get("variants") or {})
         wanted = variants_for(turn.config, conversation.channel, conversation.user_id)
         fresh = {e: v for e, v in wanted.items() if e not in known}
-        if not fresh or turn.dry_run:
-            return {**wanted, **known} if turn.dry_run else known
+        if turn.dry_run:
+            return {**wanted, **known}
+        if not fresh:
+            return known
         known.update(fresh)
         turn.conversation = conversation.evolve(data={**conversation.data, "variants": known})
         await self.hub.store.save_conversation(turn.conversation)
