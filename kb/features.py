@@ -60,14 +60,12 @@ class Vectoriser:
             self.char = TfidfVectorizer(
                 analyzer="char_wb", ngram_range=self.analysis.char_range, sublinear_tf=True, dtype=np.float32
             )
-        else:  # the analysis makes its own n-grams
-            self.char = TfidfVectorizer(analyzer=self.analysis.char, sublinear_tf=True, dtype=np.float32)
-        if self.analysis.spaced:
             self.word = TfidfVectorizer(
                 analyzer="word", ngram_range=(1, 2), sublinear_tf=True,
                 token_pattern=WORD.pattern, dtype=np.float32,
             )
-        else:  # segmented words (kb.segment), uni- and bigrams
+        else:  # the analysis makes its own n-grams; segmented words (kb.segment), uni- and bigrams
+            self.char = TfidfVectorizer(analyzer=self.analysis.char, sublinear_tf=True, dtype=np.float32)
             self.word = TfidfVectorizer(analyzer=self._word_ngrams, sublinear_tf=True, dtype=np.float32)
 
     def words(self, text: str) -> list[str]:
