@@ -69,10 +69,10 @@ class KnowledgeStage:
         if self.enabled:
             await self._follow_documents(new)
         path = new.resolve(new.kb.path)
-        same = path == self.knowledge.path and set(KnowledgeBase.from_config(new).paths) == set(self.knowledge.paths)
+        fresh = KnowledgeBase.from_config(new)
+        same = path == self.knowledge.path and set(fresh.paths) == set(self.knowledge.paths)
         if not self.enabled or (same and self.knowledge.loaded):
             return
-        fresh = KnowledgeBase.from_config(new)
         try:
             await fresh.__aenter__()
         except ConfigError as exc:
