@@ -24,6 +24,7 @@ import threading
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from hub.text import simplified
@@ -82,9 +83,16 @@ def _fold_zh(text: str) -> str:
 
 def zh_words(text: str) -> list[str]:
     """jieba's words of (already folded) text, without punctuation or spaces."""
+    return list(_segmented(text))
+
+
+@lru_cache(maxsize=4096)
+def _segmented(text: str) -> tuple[str, ...]:
+    """A question is segmented once: its word n-grams, its embedding and the
+    matcher's vocabulary evidence all ask for its words."""
     if not text:
-        return []
-    return [w for w in _jieba().lcut(text) if _RUN.fullmatch(w)]
+        return ()
+    return tuple(w for w in _jieba().lcut(text) if _RUN.fullmatch(w))
 
 
 def _zh_char_ngrams(text: str) -> list[str]:
