@@ -413,9 +413,10 @@ class Hub:
         started = time.perf_counter()
         decision = await handler(turn)
         self.metrics.child(self.metrics.decisions, decision.stage).inc()
-        latency_ms = round((time.perf_counter() - started) * 1000, 1)
-        logger.info("decision %s: %s", decision.stage, decision.reason,
-                    extra={"stage": decision.stage, "latency_ms": latency_ms})
+        if logger.isEnabledFor(logging.INFO):  # no per-message extra when INFO is off
+            latency_ms = round((time.perf_counter() - started) * 1000, 1)
+            logger.info("decision %s: %s", decision.stage, decision.reason,
+                        extra={"stage": decision.stage, "latency_ms": latency_ms})
         return decision
 
     async def record(self, turn: Turn, decision: Decision) -> None:
