@@ -30,7 +30,7 @@ from aiogram.types import (
 from pydantic import ValidationError
 
 from feedback.buttons import is_rating_button, split_rating
-from hub.envelope import Attachment, InboundMessage, OutboundMessage, Source
+from hub.envelope import Attachment, Button, InboundMessage, OutboundMessage, Source
 
 __all__ = [
     "ALLOWED_UPDATES",
@@ -426,13 +426,13 @@ def _keyboard(
 ) -> InlineKeyboardMarkup | None:
     if not message.buttons:
         return None
+    def key(b: Button) -> InlineKeyboardButton:
+        return InlineKeyboardButton(text=b.label, callback_data=callback_data(b.value))
+
     plain, rating = split_rating(message.buttons)
-    rows = [[InlineKeyboardButton(text=b.label, callback_data=callback_data(b.value))] for b in plain]
+    rows = [[key(b)] for b in plain]
     if rating is not None:  # the rating prompt on one row, last: 👍 👎 or 1 2 3 4 5
-        rows.append([
-            InlineKeyboardButton(text=b.label, callback_data=callback_data(b.value))
-            for b in message.buttons if is_rating_button(b)
-        ])
+        rows.append([key(b) for b in message.buttons if is_rating_button(b)])
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
