@@ -426,7 +426,7 @@ def _cached_decision(
 
 
 def _unavailable(
-    attempts: _Attempts, complexity: Complexity, config: Config, texts: MessageTexts | None = None
+    attempts: _Attempts, complexity: Complexity, config: Config, texts: MessageTexts
 ) -> Decision:
     """Every tier errored or timed out: say so, and where a person can be reached.
 
@@ -435,7 +435,6 @@ def _unavailable(
     no-agents text ("there is no one from the team on this channel") is for
     hand-offs, and would say nothing true about what happened.
     """
-    texts = texts or config.messages  # the customer's language's
     why = "; ".join(attempts.failures)
     details = {
         "score": complexity.score, "failures": list(attempts.failures), "provider_failed": True,
