@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -19,6 +23,7 @@ from tests.fakes.channel import RecordingChannel
 from tests.harness import make_config, running_hub
 
 CUSTOMERS = 400
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def experiment(*weights: float, **overrides: Any) -> dict[str, Any]:
@@ -42,8 +47,24 @@ def test_400_customers_split_as_configured_and_stay_put(weights: tuple[float, ..
     total = sum(weights)
     for variant, weight in zip(exp.variants, weights, strict=True):
         assert within(split[variant.name], CUSTOMERS, weight / total), split
-    assert all(assign(exp, "webchat", f"customer-{n}") == assign(exp, "webchat", f"customer-{n}")
-               for n in range(50))  # sticky: a hash, not a coin
+    # sticky across processes: another interpreter, with another hash seed, assigns the same
+    here = [assign(exp, "webchat", f"customer-{n}") for n in range(50)]
+    assert here == assignments_in_another_process(weights)
+
+
+def assignments_in_another_process(weights: tuple[float, ...]) -> list[str]:
+    script = (
+        "import json, sys\n"
+        "from experiments import assign\n"
+        "from hub.config import Config\n"
+        "from tests.experiments.test_experiments import experiment\n"
+        "[exp] = Config.from_mapping({'experiments': [experiment(*json.loads(sys.argv[1]))]}).experiments\n"
+        "print(json.dumps([assign(exp, 'webchat', f'customer-{n}') for n in range(50)]))\n"
+    )
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    done = subprocess.run([sys.executable, "-c", script, json.dumps(weights)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, check=True, timeout=120)
+    return list(json.loads(done.stdout))
 
 
 def test_overrides_are_whitelisted_and_checked_naming_the_key() -> None:
