@@ -13,9 +13,14 @@ from typing import Any
 import pytest
 
 from hub.config import load_config
+from hub.envelope import InboundMessage, new_id
 from hub.errors import ConfigError
+from hub.hub import Hub
 from hub.logs import add_scrubber, conversation_scope, log_address, log_handler, stage_scope
+from hub.stages import Decision, Turn
+from hub.store import MemoryStore
 from providers.pii import scrub
+from routing.rules import RuleStage
 from tests.harness import WebchatClient, make_config, running_hub
 
 pytestmark = pytest.mark.timeout(60)
@@ -95,3 +100,28 @@ def test_a_log_format_other_than_text_or_json_is_named(tmp_path: Path) -> None:
     assert "log.format" in str(caught.value) and "'xml'" in str(caught.value)
     path.write_text('[log]\nformat = "json"\n')
     assert load_config(path).log.format == "json"
+
+
+
+class Noting:
+    """A stage that logs a line of its own and passes."""
+
+    name = "noting"
+
+    async def __call__(self, turn: Turn) -> Decision | None:
+        logging.getLogger("tests.noting").info("looked at it")
+        return None
+
+
+async def test_a_line_logged_inside_a_stage_carries_that_stage() -> None:
+    """The chain tags what a stage logs itself, not only the hub's decision line."""
+    hub = Hub(make_config(rules=RULES), MemoryStore(), [Noting(), RuleStage()])
+    message = InboundMessage(channel="webchat", conversation_id="c1", user_id="u1",
+                             message_id=new_id(), text="are you open?")
+    try:
+        with captured("json") as stream:
+            assert (await hub.handle(message)).stage == "rules"
+    finally:
+        await hub.close()
+    [own] = [line for line in json_lines(stream) if line["message"] == "looked at it"]
+    assert own["stage"] == "noting"
