@@ -70,7 +70,9 @@ class KnowledgeStage:
             await self._follow_documents(new)
         path = new.resolve(new.kb.path)
         fresh = KnowledgeBase.from_config(new)
-        same = path == self.knowledge.path and set(fresh.paths) == set(self.knowledge.paths)
+        same = (path, fresh.default, fresh.paths) == (
+            self.knowledge.path, self.knowledge.default, self.knowledge.paths
+        )  # a new default language (same files) retrains too: the default's matcher differs
         if not self.enabled or (same and self.knowledge.loaded):
             return
         try:
