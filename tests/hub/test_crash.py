@@ -53,6 +53,7 @@ def llm_toml(fake: FakeLLM) -> str:
 [llm]
 enabled = true
 timeout_s = 30
+cache_ttl_s = 0  # every customer asks the same question: each must reach the provider
 
 [[llm.tiers]]
 name = "cheap"
@@ -70,10 +71,18 @@ async def until_idle(hub: HubProcess, timeout: float = 20.0) -> None:
             await asyncio.sleep(0.05)
 
 
-async def calls_in_flight(fake: FakeLLM, timeout: float = 20.0) -> None:
-    async with asyncio.timeout(timeout):
-        while fake.in_flight < 5:  # noqa: ASYNC110 (the fake counts; nothing to wait on)
-            await asyncio.sleep(0.02)
+async def calls_in_flight(fake: FakeLLM, hubs: list[HubProcess], timeout: float = 30.0) -> None:
+    """Wait until five provider calls are running at once."""
+    try:
+        async with asyncio.timeout(timeout):
+            while fake.in_flight < 5:  # noqa: ASYNC110 (the fake counts; nothing to wait on)
+                await asyncio.sleep(0.02)
+    except TimeoutError:
+        logs = "\n".join(hub.log()[-1500:] for hub in hubs)
+        raise AssertionError(
+            f"{fake.in_flight} calls in flight (peak {fake.peak_in_flight}, {fake.calls} in all)"
+            f" after {timeout} s:\n{logs}"
+        ) from None
 
 
 @pytest.fixture
@@ -95,7 +104,7 @@ async def test_slow_llm_answers_in_flight_survive_a_kill(
         customers = [Customer(f"c{i}", hubs, home=i % 2) for i in range(20)]
         questions = ["when do your stores open?", "and on sundays, do your stores open?"]
         chats = [asyncio.create_task(c.chat(questions, gap_s=0.1, timeout_s=90)) for c in customers]
-        await calls_in_flight(slow_llm)  # the kill lands while provider calls are running
+        await calls_in_flight(slow_llm, hubs)  # the kill lands while provider calls are running
         hubs[0].kill()
         await asyncio.gather(*chats)
         result = outcome(customers)
@@ -108,6 +117,7 @@ async def test_slow_llm_answers_in_flight_survive_a_kill(
 async def test_sigterm_drains_in_flight_work_within_drain_s(
     redis_url: str, tmp_path: Path, slow_llm: FakeLLM
 ) -> None:
+    slow_llm.delay_s = 3.0  # five calls must overlap however slowly the customers connect
     config = write_config(tmp_path, redis_url, llm_toml(slow_llm))
     env = {"SB_TEST_OPENAI_KEY": "sk-test"}
     with hub_processes() as hubs:
@@ -116,7 +126,7 @@ async def test_sigterm_drains_in_flight_work_within_drain_s(
         customers = [Customer(f"c{i}", hubs, home=0) for i in range(10)]
         chats = [asyncio.create_task(c.chat(["when do your stores open?"], timeout_s=60))
                  for c in customers]
-        await calls_in_flight(slow_llm)
+        await calls_in_flight(slow_llm, hubs)
         took = await asyncio.to_thread(hubs[0].terminate, 60)
         assert hubs[0].process.returncode == 0
         drained = re.search(r"drained in ([0-9.]+) s \(all done\)", hubs[0].log())
