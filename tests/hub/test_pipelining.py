@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 from redis import asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
+from redis.exceptions import DataError, ResponseError
 
 from hub.store.pipelining import AutoPipelinedRedis
 from tests.harness import free_port
@@ -88,3 +88,29 @@ async def test_a_dead_server_fails_every_caller_with_a_connection_error() -> Non
         assert all(isinstance(r, RedisConnectionError) for r in results), results
     finally:
         await redis.aclose()
+
+
+async def test_a_batch_packs_every_kind_of_argument_as_redis_py_does(
+    client: AutoPipelinedRedis, redis_url: str
+) -> None:
+    await client.xgroup_create("s", "g", id="0", mkstream=True)  # "XGROUP CREATE": split
+    results = await asyncio.gather(
+        client.set("bytes", memoryview(b"\x00\xff")),
+        client.set("int", 7),
+        client.set("float", 0.5),
+        client.set("text", "é 漢"),
+        client.xinfo_groups("s"),
+    )
+    assert results[:4] == [True] * 4 and results[4][0]["name"] == "g"
+    async with aioredis.Redis.from_url(redis_url) as raw:
+        assert await raw.mget("bytes", "int", "float", "text") == [
+            b"\x00\xff", b"7", b"0.5", "é 漢".encode()
+        ]
+
+
+async def test_an_argument_redis_py_refuses_fails_only_its_caller(client: AutoPipelinedRedis) -> None:
+    results = await asyncio.gather(
+        client.set("a", "1"), client.set("b", True), client.get("a"), return_exceptions=True  # type: ignore[arg-type]
+    )
+    assert results[0] is True and results[2] == "1"
+    assert isinstance(results[1], DataError)
