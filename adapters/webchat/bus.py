@@ -4,7 +4,10 @@ Every outbound ``message`` frame of a session goes into the session's **outbox**
 a bounded stream with a TTL, and every socket of the session reads that stream
 from its own cursor. So a reply decided by one process reaches a socket held by
 another, and a socket that reconnects replays what it missed. A wake-up tells
-the sockets that the outbox grew; it carries nothing that would be lost with it.
+the sockets that the outbox grew: it carries the new frame as :class:`Published`,
+with the position it follows, so a socket whose cursor is that position sends it
+without reading the outbox. A socket that is behind (it missed a wake-up) reads
+the outbox instead; nothing that would be lost with a wake-up lives only in it.
 ``typing`` and ``delta`` frames are ephemeral: they go to the listeners now or
 not at all.
 
@@ -20,6 +23,7 @@ import itertools
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from hub.store import Store
@@ -31,8 +35,10 @@ __all__ = [
     "Frame",
     "Listener",
     "MemorySessionBus",
+    "Published",
     "SessionBus",
     "open_bus",
+    "position_order",
 ]
 
 Frame = dict[str, Any]
@@ -43,12 +49,28 @@ FIND_WINDOW = 100  # how far back a client's ``last_id`` is looked for
 START = "0"  # the position before every frame, on every bus
 
 
+@dataclass(frozen=True, slots=True)
+class Published:
+    """A durable frame just published: at ``position``, right after ``after``."""
+
+    after: str
+    position: str
+    frame: Frame
+
+
+def position_order(position: str) -> tuple[int, ...]:
+    """A position as something to compare: ``"17"`` (memory) or ``"1700000000000-3"``
+    (a Redis stream id); :data:`START` comes before both."""
+    return tuple(int(part) for part in position.split("-"))
+
+
 class Listener(Protocol):
     """One socket's side of the bus (an :class:`~adapters.webchat.outlet.Outlet`)."""
 
-    def notify(self, frame: Frame | None) -> None:
+    def notify(self, item: Frame | Published | None) -> None:
         """``None``: read the outbox now (it grew, or reading is safe from now on);
-        a frame: an ephemeral one to send as it is. Must not block."""
+        :class:`Published`: a durable frame, to send if the socket is at its ``after``
+        (else read the outbox); a frame: an ephemeral one to send as it is. Must not block."""
         ...
 
 
@@ -121,23 +143,24 @@ class MemorySessionBus:
     async def publish(self, session: str, frame: Frame) -> str:
         frames = self._outbox(session)
         frames = frames if frames.maxlen == self.maxlen else deque(frames, maxlen=self.maxlen)
-        position = next(self._positions)
-        frames.append((position, dict(frame)))
+        after = str(frames[-1][0]) if frames else START
+        position, kept = next(self._positions), dict(frame)
+        frames.append((position, kept))
         self._outboxes.pop(session, None)
         self._outboxes[session] = (self._clock(), frames)  # now the most recently written
-        self._notify(session, None)
+        self._notify(session, Published(after, str(position), kept))
         return str(position)
 
     async def signal(self, session: str, frame: Frame) -> None:
         self._notify(session, dict(frame))
 
-    def _notify(self, session: str, frame: Frame | None) -> None:
+    def _notify(self, session: str, item: Frame | Published | None) -> None:
         for listener in list(self._listeners.get(session, ())):
-            listener.notify(frame)
+            listener.notify(item)
 
     async def position(self, session: str) -> str:
         frames = self._outbox(session)
-        return str(frames[-1][0]) if frames else "0"
+        return str(frames[-1][0]) if frames else START
 
     async def find(self, session: str, frame_id: str) -> str | None:
         recent = list(self._outbox(session))[-FIND_WINDOW:]

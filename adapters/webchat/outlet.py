@@ -2,8 +2,8 @@
 
 The bus notifies an outlet; the outlet's own task does the sending, so frames
 reach the socket in the order the bus saw them: ephemeral ones (typing, delta)
-as they come, durable ones by reading the session's outbox after the last
-position this socket was sent.
+as they come, durable ones as published when they follow the last position this
+socket was sent, else by reading the session's outbox after that position.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Iterable
 
 from aiohttp import web
 
-from adapters.webchat.bus import Frame, SessionBus
+from adapters.webchat.bus import Frame, Published, SessionBus, position_order
 from hub.errors import StoreError
 from hub.tasks import stop_tasks
 
@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 
 READ_BATCH = 100
 RETRY_S = 1.0  # a failed outbox read is tried again after this
-MAX_EPHEMERAL = 500  # typing/delta frames queued for a slow socket; more are dropped
+MAX_QUEUED = 500  # items queued for a slow socket; then typing/delta frames are dropped
 REMEMBER_SENT = 200  # frame ids a socket remembers sending, to skip a repeated one
 
 
@@ -47,7 +47,7 @@ class Outlet:
         self.cursor = cursor
         self._shown = set(shown)  # frame ids the socket has (its welcome's history, sent ones)
         self._sent: deque[str] = deque()
-        self._items: deque[Frame | None] = deque()
+        self._items: deque[Frame | Published | None] = deque()
         self._ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -63,12 +63,14 @@ class Outlet:
         except StoreError as exc:
             logger.info("webchat: could not unlisten a closed socket: %s", exc)
 
-    def notify(self, frame: Frame | None) -> None:
-        if frame is None and self._items and self._items[-1] is None:
+    def notify(self, item: Frame | Published | None) -> None:
+        if len(self._items) >= MAX_QUEUED:  # a slow socket
+            if isinstance(item, dict):
+                return  # ephemeral: dropped
+            item = None  # durable: read from the outbox when the socket catches up
+        if item is None and self._items and self._items[-1] is None:
             return  # a read is already due; it will see this frame too
-        if frame is not None and len(self._items) >= MAX_EPHEMERAL:
-            return
-        self._items.append(frame)
+        self._items.append(item)
         self._ready.set()
 
     async def _run(self) -> None:
@@ -78,9 +80,23 @@ class Outlet:
                 item = self._items.popleft()
                 if item is None:
                     await self._catch_up()
+                elif isinstance(item, Published):
+                    await self._take(item)
                 else:
                     await self._send(item)
             self._ready.clear()
+
+    async def _take(self, published: Published) -> None:
+        """A durable frame: sent as it is if it follows the cursor, skipped if a read
+        already sent it, else the outbox is read (this socket missed something)."""
+        if position_order(published.position) <= position_order(self.cursor):
+            return
+        if published.after != self.cursor:
+            await self._catch_up()
+            return
+        if self._first_time(str(published.frame.get("id"))):
+            await self._send(published.frame)
+        self.cursor = published.position
 
     async def _catch_up(self) -> None:
         while True:

@@ -2,12 +2,15 @@
 
 ``publish`` is one Lua script (atomic, and a single command that the store's
 client pipelines with others): XADD to the session's outbox (exact MAXLEN),
-PEXPIRE, and PUBLISH of a wake-up on the session's channel. Each process holds one
-pub/sub connection, subscribed to the channels of the sessions it has sockets
-for. A wake-up can be lost (pub/sub keeps nothing), so it only ever says "read
-the outbox": when the subscription is confirmed, and again after every
-reconnection, each listener reads the stream from its own cursor and so
-catches up on whatever was published while it was not subscribed.
+PEXPIRE, and PUBLISH of a wake-up on the session's channel. The wake-up carries
+the frame, its stream id and the id it follows (``+<after> <id> <frame JSON>``),
+so a socket that has everything up to ``after`` sends it without reading the
+stream. Each process holds one pub/sub connection, subscribed to the channels of
+the sessions it has sockets for. A wake-up can be lost (pub/sub keeps nothing),
+so the stream stays the record: when the subscription is confirmed, and again
+after every reconnection, each listener reads the stream from its own cursor and
+so catches up on whatever was published while it was not subscribed; a socket
+that gets a wake-up whose ``after`` is not its cursor reads the stream too.
 """
 
 from __future__ import annotations
@@ -21,7 +24,15 @@ from typing import Any
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
-from adapters.webchat.bus import FIND_WINDOW, OUTBOX_MAXLEN, OUTBOX_TTL_S, Frame, Listener
+from adapters.webchat.bus import (
+    FIND_WINDOW,
+    OUTBOX_MAXLEN,
+    OUTBOX_TTL_S,
+    START,
+    Frame,
+    Listener,
+    Published,
+)
 from hub.store.keys import Keys
 from hub.store.redis import redis_errors
 from hub.tasks import stop_tasks
@@ -30,15 +41,19 @@ __all__ = ["RedisSessionBus"]
 
 logger = logging.getLogger(__name__)
 
-WAKE = "+"  # the wake-up payload; anything else on the channel is an ephemeral frame (JSON)
+WAKE = "+"  # starts a wake-up (alone: "read the outbox"); else an ephemeral frame (JSON)
 READ_TIMEOUT_S = 1.0
 MAX_BACKOFF_S = 5.0
 
-# KEYS: outbox stream, wake channel.  ARGV: maxlen, ttl ms, frame id, frame JSON, wake.
+# KEYS: outbox stream, wake channel.  ARGV: maxlen, ttl ms, frame id, frame JSON, wake,
+# the position before every frame.  -> the frame's stream id
 _PUBLISH = """
+local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+local after = ARGV[6]
+if newest[1] then after = newest[1][1] end
 local position = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[1], '*', 'id', ARGV[3], 'frame', ARGV[4])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-redis.call('PUBLISH', KEYS[2], ARGV[5])
+redis.call('PUBLISH', KEYS[2], ARGV[5] .. after .. ' ' .. position .. ' ' .. ARGV[4])
 return position
 """
 
@@ -71,7 +86,7 @@ class RedisSessionBus:
     # -- the outbox --------------------------------------------------------------
     async def publish(self, session: str, frame: Frame) -> str:
         keys = [self.keys.webchat_outbox(session), self.keys.webchat_wake(session)]
-        args = [self.maxlen, self.ttl_ms, str(frame.get("id") or ""), json.dumps(frame), WAKE]
+        args = [self.maxlen, self.ttl_ms, str(frame.get("id") or ""), json.dumps(frame), WAKE, START]
         async with redis_errors("webchat publish"):
             position = await self._publish(keys=keys, args=args)
         return str(position)
@@ -209,9 +224,24 @@ class RedisSessionBus:
             self._confirmed.add(str(channel))
             self._notify(session, None)  # from now on no wake-up is missed: catch up
         elif kind == "message":
-            data = message.get("data")
-            self._notify(session, None if data == WAKE else json.loads(str(data)))
+            self._notify(session, _wake_up(str(message.get("data"))))
 
-    def _notify(self, session: str, frame: Frame | None) -> None:
+    def _notify(self, session: str, item: Frame | Published | None) -> None:
         for listener in list(self._listeners.get(session, ())):
-            listener.notify(frame)
+            listener.notify(item)
+
+
+def _wake_up(data: str) -> Frame | Published | None:
+    """What a message on a session's channel says; one that cannot be read says "read
+    the outbox" (the stream has whatever was published)."""
+    try:
+        if not data.startswith(WAKE):
+            return dict(json.loads(data))
+        if data == WAKE:
+            return None
+        after, position, frame = data[len(WAKE):].split(" ", 2)
+        return Published(after, position, dict(json.loads(frame)))
+    except (ValueError, TypeError) as exc:
+        logger.warning("webchat: unreadable message on a session channel (%s); reading the outbox",
+                       exc)
+        return None

@@ -7,30 +7,31 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from adapters.webchat.bus import Frame, MemorySessionBus, SessionBus
+from adapters.webchat.bus import START, Frame, MemorySessionBus, Published, SessionBus
 
 MAXLEN = 5
 TTL_S = 0.4
 
 
 class Recorder:
-    """A listener that keeps what it is told: None for "read the outbox", else a frame."""
+    """A listener that keeps what it is told: None for "read the outbox", a Published
+    durable frame, or an ephemeral frame."""
 
     def __init__(self) -> None:
-        self.items: list[Frame | None] = []
+        self.items: list[Frame | Published | None] = []
         self._changed = asyncio.Event()
 
-    def notify(self, frame: Frame | None) -> None:
-        self.items.append(frame)
+    def notify(self, item: Frame | Published | None) -> None:
+        self.items.append(item)
         self._changed.set()
 
-    async def next(self, timeout: float = 5.0) -> Frame | None:
+    async def next(self, timeout: float = 5.0) -> Frame | Published | None:
         while not self.items:
             self._changed.clear()
             await asyncio.wait_for(self._changed.wait(), timeout)
         return self.items.pop(0)
 
-    async def quiet(self, seconds: float = 0.2) -> list[Frame | None]:
+    async def quiet(self, seconds: float = 0.2) -> list[Frame | Published | None]:
         await asyncio.sleep(seconds)
         items, self.items = self.items, []
         return items
@@ -108,8 +109,8 @@ async def test_a_listener_is_told_when_reading_is_safe_then_on_every_frame(bus: 
     listener = Recorder()
     await bus.listen("s1", listener)
     assert await listener.next() is None  # subscribed: read the outbox from here on
-    await bus.publish("s1", frame(1))
-    assert await listener.next() is None
+    position = await bus.publish("s1", frame(1))
+    assert await listener.next() == Published(START, position, frame(1))
     await bus.signal("s1", {"type": "typing", "on": True})
     assert await listener.next() == {"type": "typing", "on": True}
     await bus.publish("other", frame(2))
@@ -132,12 +133,12 @@ async def test_every_listener_of_a_session_is_told_until_it_stops(bus: SessionBu
     await bus.listen("s1", two)
     assert await one.next() is None
     assert await two.next() is None
-    await bus.publish("s1", frame(1))
-    assert await one.next() is None
-    assert await two.next() is None
+    first = await bus.publish("s1", frame(1))
+    assert await one.next() == Published(START, first, frame(1))
+    assert await two.next() == Published(START, first, frame(1))
     await bus.unlisten("s1", one)
-    await bus.publish("s1", frame(2))
-    assert await two.next() is None
+    second = await bus.publish("s1", frame(2))
+    assert await two.next() == Published(first, second, frame(2))
     assert await one.quiet() == []
     await bus.unlisten("s1", two)
     await bus.unlisten("s1", two)  # twice is harmless
@@ -151,10 +152,32 @@ async def test_order_of_ephemeral_and_durable_frames_is_kept(bus: SessionBus) ->
     assert await listener.next() is None
     await bus.signal("s1", {"type": "delta", "reply_to": "c1", "text": "a"})
     await bus.signal("s1", {"type": "delta", "reply_to": "c1", "text": "b"})
-    await bus.publish("s1", frame(1))
+    position = await bus.publish("s1", frame(1))
     got = [await listener.next() for _ in range(3)]
     assert got == [
         {"type": "delta", "reply_to": "c1", "text": "a"},
         {"type": "delta", "reply_to": "c1", "text": "b"},
-        None,
+        Published(START, position, frame(1)),
     ]
+
+
+async def test_a_published_frame_names_the_position_it_follows(bus: SessionBus) -> None:
+    listener = Recorder()
+    await bus.listen("s1", listener)
+    assert await listener.next() is None
+    positions = [await bus.publish("s1", frame(n)) for n in range(MAXLEN + 2)]  # trimmed too
+    told = [await listener.next() for _ in positions]
+    assert told == [
+        Published(after, position, frame(n))
+        for n, (after, position) in enumerate(zip([START, *positions], positions, strict=False))
+    ]
+
+
+async def test_after_an_idle_outbox_expires_a_frame_follows_the_start(bus: SessionBus) -> None:
+    await bus.publish("s1", frame(1))
+    await asyncio.sleep(TTL_S + 0.2)
+    listener = Recorder()
+    await bus.listen("s1", listener)
+    assert await listener.next() is None
+    position = await bus.publish("s1", frame(2))
+    assert await listener.next() == Published(START, position, frame(2))
