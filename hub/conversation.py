@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
 from hub.envelope import Address, Button, InboundMessage, OutboundMessage, Sender, new_id
@@ -121,7 +121,9 @@ class TranscriptEntry:
         )
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
+        """Every field; ``details`` as it is (JSON already, not copied: a transcript line
+        is serialised on every append, and ``asdict``'s deep copy cost more than the rest)."""
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["buttons"] = [{"label": b.label, "value": b.value} for b in self.buttons]
         return data
 
