@@ -83,6 +83,11 @@ def rating_kind(buttons: tuple[Button, ...]) -> RatingKind | None:
     return None
 
 
-def split_rating(buttons: tuple[Button, ...]) -> tuple[tuple[Button, ...], RatingKind | None]:
-    """(the ordinary buttons, the prompt's kind): for channels with their own widget."""
-    return tuple(b for b in buttons if not is_rating_button(b)), rating_kind(buttons)
+def split_rating(buttons: tuple[Button, ...]) -> tuple[tuple[Button, ...], tuple[Button, ...]]:
+    """(the ordinary buttons, the rating prompt's): for channels with their own widget.
+    The prompt's kind is ``rating_kind`` of the second."""
+    plain: list[Button] = []
+    rating: list[Button] = []
+    for button in buttons:
+        (rating if is_rating_button(button) else plain).append(button)
+    return tuple(plain), tuple(rating)

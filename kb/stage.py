@@ -70,9 +70,8 @@ class KnowledgeStage:
             await self._follow_documents(new)
         path = new.resolve(new.kb.path)
         fresh = KnowledgeBase.from_config(new)
-        same = (path, fresh.default, fresh.paths) == (
-            self.knowledge.path, self.knowledge.default, self.knowledge.paths
-        )  # a new default language (same files) retrains too: the default's matcher differs
+        # each language's file; a new default language moves [kb] path to it and retrains
+        same = fresh.paths == self.knowledge.paths
         if not self.enabled or (same and self.knowledge.loaded):
             return
         try:

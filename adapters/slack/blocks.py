@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from feedback.buttons import is_rating_button, split_rating
+from feedback.buttons import split_rating
 from hub.envelope import Button, OutboundMessage, Source
 
 __all__ = [
@@ -82,10 +82,9 @@ def button_blocks(buttons: tuple[Button, ...]) -> list[dict[str, Any]]:
     return blocks
 
 
-def rating_block(buttons: tuple[Button, ...]) -> dict[str, Any]:
-    """The rating prompt's buttons (feedback/buttons.py) in an actions block of their
-    own; a press comes back as a customer button (``sb_button_rate_<n>``)."""
-    rating = [b for b in buttons if is_rating_button(b)]
+def rating_block(rating: tuple[Button, ...]) -> dict[str, Any]:
+    """The rating prompt's buttons (feedback/buttons.py ``split_rating``) in an actions
+    block of their own; a press comes back as a customer button (``sb_button_rate_<n>``)."""
     return {
         "type": "actions",
         "block_id": "sb_rating",
@@ -133,10 +132,10 @@ def to_platform(message: OutboundMessage) -> list[dict[str, Any]]:
             blocks.append(_context(message.sender_name))
         if piece:
             blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": piece}})
-        buttons, rating = split_rating(message.buttons) if last else ((), None)
+        buttons, rating = split_rating(message.buttons) if last else ((), ())
         blocks.extend(button_blocks(buttons))
-        if rating is not None:  # last, in a block of its own
-            blocks.append(rating_block(message.buttons))
+        if rating:  # last, in a block of its own
+            blocks.append(rating_block(rating))
         call: dict[str, Any] = {
             "channel": channel,
             "text": _fallback(piece, buttons) or " ",

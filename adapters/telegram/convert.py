@@ -29,7 +29,7 @@ from aiogram.types import (
 )
 from pydantic import ValidationError
 
-from feedback.buttons import is_rating_button, split_rating
+from feedback.buttons import split_rating
 from hub.envelope import Attachment, Button, InboundMessage, OutboundMessage, Source
 
 __all__ = [
@@ -431,8 +431,8 @@ def _keyboard(
 
     plain, rating = split_rating(message.buttons)
     rows = [[key(b)] for b in plain]
-    if rating is not None:  # the rating prompt on one row, last: 👍 👎 or 1 2 3 4 5
-        rows.append([key(b) for b in message.buttons if is_rating_button(b)])
+    if rating:  # the rating prompt on one row, last: 👍 👎 or 1 2 3 4 5
+        rows.append([key(b) for b in rating])
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 

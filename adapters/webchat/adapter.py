@@ -43,7 +43,7 @@ from adapters.webchat.guard import (
 )
 from adapters.webchat.outlet import Outlet
 from adapters.webchat.session import SessionSigner
-from feedback.buttons import COMMENT_CHARS, press_text, split_rating
+from feedback.buttons import COMMENT_CHARS, press_text, rating_kind, split_rating
 from hub.adapter import Ingress
 from hub.clients import ClientAddresses
 from hub.config import GreetingConfig, ServerConfig, WebchatConfig
@@ -129,8 +129,8 @@ def _sources(message: OutboundMessage) -> dict[str, Any]:
 def _with_rating(frame: dict[str, Any], buttons: tuple[Button, ...]) -> dict[str, Any]:
     plain, rating = split_rating(buttons)
     frame["buttons"] = [{"label": b.label, "value": b.value} for b in plain]
-    if rating is not None:
-        frame["rating"] = rating
+    if rating:
+        frame["rating"] = rating_kind(rating)
     return frame
 
 

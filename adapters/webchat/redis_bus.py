@@ -237,7 +237,7 @@ def _wake_up(data: str) -> Frame | Published | None:
     try:
         if not data.startswith(WAKE):
             return dict(json.loads(data))
-        if data == WAKE:
+        if data == WAKE:  # what processes before the frame-carrying wake-up publish
             return None
         after, position, frame = data[len(WAKE):].split(" ", 2)
         return Published(after, position, dict(json.loads(frame)))

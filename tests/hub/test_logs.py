@@ -102,7 +102,6 @@ def test_a_log_format_other_than_text_or_json_is_named(tmp_path: Path) -> None:
     assert load_config(path).log.format == "json"
 
 
-
 class Noting:
     """A stage that logs a line of its own and passes."""
 

@@ -194,6 +194,28 @@ async def test_a_language_file_added_later_is_picked_up(tmp_path: Path) -> None:
     assert matcher is not None and matcher.language == "zh"
 
 
+async def test_a_reload_that_changes_only_the_default_language_retrains(tmp_path: Path) -> None:
+    """Same [kb] path, same supported languages: faq.toml is now the new default's file."""
+    path = tmp_path / "faq.toml"
+    path.write_text(ZH_FAQ.replace('language = "zh"', ""), encoding="utf-8")
+
+    def config(default: str) -> Config:
+        return Config.from_mapping({
+            "kb": {"path": str(path)}, "languages": {"supported": ["en", "zh"], "default": default},
+        })
+
+    english, chinese = config("en"), config("zh")
+    stage = KnowledgeStage(KnowledgeBase.from_config(english))
+    await stage.knowledge.load()
+    assert stage.knowledge.matcher_for("zh") is None  # faq.toml is English, faq.zh.toml absent
+    await stage.reconfigure(english, chinese)
+    matcher = stage.knowledge.matcher_for("zh")
+    assert matcher is not None and matcher.language == "zh"
+    decision = await stage(turn_in("我的订单什么时候到？", "zh", chinese))
+    assert decision is not None and decision.text == "标准配送需要2-4个工作日。"
+    await stage.__aexit__(None, None, None)
+
+
 def test_kb_import_lang_writes_a_chinese_faq_that_eval_reads_as_chinese(tmp_path: Path) -> None:
     rows = ["text,label"] + [f"{q},{label}" for label, qs in {
         "shipping": ["我的订单什么时候到", "多久能送到", "配送需要几天", "什么时候能收到包裹"],
