@@ -72,6 +72,25 @@ async def test_scripts_reload_after_a_script_flush(client: AutoPipelinedRedis) -
     assert await asyncio.gather(script(keys=["x"]), script(keys=["x"])) == ["1", "1"]
 
 
+async def test_redis_pys_lock_runs_its_scripts_through_the_pipelined_client(
+    client: AutoPipelinedRedis,
+) -> None:
+    lock = client.lock("lease", timeout=5)  # the leases: acquire, extend, release by token
+    assert await lock.acquire(blocking=False)
+    assert await lock.extend(5)
+    assert not await client.lock("lease", timeout=5).acquire(blocking=False)
+    await lock.release()
+    assert await client.get("lease") is None
+
+
+async def test_a_script_runs_queued_in_a_transaction(client: AutoPipelinedRedis) -> None:
+    script = client.register_script("return redis.call('INCR', KEYS[1])")
+    async with client.pipeline(transaction=True) as pipe:
+        await script(keys=["n"], client=pipe)
+        await script(keys=["n"], client=pipe)
+        assert await pipe.execute() == [1, 2]
+
+
 async def test_a_cancelled_caller_leaves_the_others_their_answers(client: AutoPipelinedRedis) -> None:
     gone = asyncio.create_task(client.set("a", "1"))
     kept = asyncio.create_task(client.set("b", "2"))
