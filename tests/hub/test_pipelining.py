@@ -7,8 +7,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 from redis import asyncio as aioredis
+from redis.asyncio.lock import Lock
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import DataError, ResponseError
+from redis.exceptions import DataError, LockNotOwnedError, ResponseError
 
 from hub.store.pipelining import AutoPipelinedRedis
 from tests.harness import free_port
@@ -72,15 +73,21 @@ async def test_scripts_reload_after_a_script_flush(client: AutoPipelinedRedis) -
     assert await asyncio.gather(script(keys=["x"]), script(keys=["x"])) == ["1", "1"]
 
 
-async def test_redis_pys_lock_runs_its_scripts_through_the_pipelined_client(
+async def test_redis_pys_lock_checks_its_owner_through_the_pipelined_client(
     client: AutoPipelinedRedis,
 ) -> None:
-    lock = client.lock("lease", timeout=5)  # the leases: acquire, extend, release by token
-    assert await lock.acquire(blocking=False)
+    """The leases (hub/ingress/leases.py) are Locks on this client: their scripts must
+    still check the owner's token on extend and release."""
+    lock = Lock(client, "lease", timeout=5, blocking=False, thread_local=False)
+    assert await lock.acquire()
     assert await lock.extend(5)
-    assert not await client.lock("lease", timeout=5).acquire(blocking=False)
-    await lock.release()
-    assert await client.get("lease") is None
+    assert not await Lock(client, "lease", timeout=5, blocking=False).acquire()
+    await client.set("lease", "the-next-owner")  # the lease expired and moved on
+    with pytest.raises(LockNotOwnedError):
+        await lock.extend(5)
+    with pytest.raises(LockNotOwnedError):
+        await lock.release()
+    assert await client.get("lease") == "the-next-owner"
 
 
 async def test_a_script_runs_queued_in_a_transaction(client: AutoPipelinedRedis) -> None:
