@@ -7,8 +7,9 @@ from typing import Protocol, runtime_checkable
 from aiohttp import web
 
 from hub.envelope import InboundMessage, OutboundMessage
+from hub.store.steps import Step
 
-__all__ = ["Adapter", "Ingress"]
+__all__ = ["Adapter", "Ingress", "StepSender"]
 
 
 @runtime_checkable
@@ -50,3 +51,16 @@ class Adapter(Protocol):
     async def send(self, message: OutboundMessage) -> None: ...
 
     async def typing(self, message: InboundMessage, on: bool) -> None: ...
+
+
+@runtime_checkable
+class StepSender(Protocol):
+    """An adapter whose delivery is itself a write to the hub's store (webchat).
+
+    The hub makes that write inside the entry's commit, with the outbox and the
+    ack (see :mod:`hub.store.steps`), so the message goes out exactly once and
+    costs no round trip of its own. ``send`` stays for messages sent outside an
+    entry.
+    """
+
+    def send_step(self, message: OutboundMessage) -> Step: ...

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from feedback.rating import Rating
 from hub import edits
-from hub.adapter import Adapter
+from hub.adapter import Adapter, StepSender
 from hub.config import Config
 from hub.conversation import Conversation, TranscriptEntry
 from hub.envelope import Address, InboundMessage, OutboundMessage
@@ -38,6 +38,7 @@ from hub.logs import conversation_scope, log_address
 from hub.metrics import Metrics
 from hub.stages import Decision, Stage, StageChain, Turn
 from hub.store import Store
+from hub.store.steps import Step
 from hub.typing_indicator import TypingIndicator
 from privacy.mask import masked_entry
 
@@ -56,8 +57,9 @@ logger = logging.getLogger(__name__)
 Handler = Callable[[Turn], Awaitable[Decision]]
 Middleware = Callable[[Handler, Turn], Awaitable[Decision]]
 ActionHandler = Callable[[AgentAction], Awaitable[None]]
-# Called once a message's outbox has been sent, before the entry is acked (on the
-# process that handled it; again if a redelivery sends the outbox again).
+# Called once a message of its channel has had its outbox sent, before the entry is
+# acked (on the process that handled it; again if a redelivery sends the outbox
+# again). A channel with one keeps its entries' acks out of the commit.
 SettledListener = Callable[[InboundMessage, Outbox], Awaitable[None]]
 # Called after a customer's rating is stored (feedback/).
 RatingListener = Callable[[Rating], Awaitable[None]]
@@ -132,8 +134,9 @@ class Hub:
         self.metrics = metrics or Metrics()
         self.middleware = [errors_middleware, *middleware]
         self.adapters: dict[str, Adapter] = {}
+        self._step_senders: dict[str, StepSender] = {}  # the adapters that send in a commit
         self.decision_listeners: list[Callable[[Turn, Decision], Awaitable[None]]] = []
-        self.settled_listeners: list[SettledListener] = []
+        self.settled_listeners: dict[str, list[SettledListener]] = {}  # by channel
         self.rating_listeners: list[RatingListener] = []
         self.feedback: FeedbackHooks | None = None
         self.typing_delay_s = TYPING_DELAY_S
@@ -147,6 +150,8 @@ class Hub:
     # -- wiring ------------------------------------------------------------------
     def register(self, adapter: Adapter) -> None:
         self.adapters[adapter.name] = adapter
+        if isinstance(adapter, StepSender):  # checked once: a Protocol check is slow
+            self._step_senders[adapter.name] = adapter
 
     async def apply_config(self, config: Config) -> None:
         """Swap in a new config; stages that keep state rebuild what changed."""
@@ -249,30 +254,64 @@ class Hub:
     async def _process(self, entry: Entry, fence: Fence) -> bool:
         """Decide once, commit the outbox under the fence, send, ack.
 
+        The commit also writes the replies' transcript lines and makes every
+        delivery that is a store write (webchat); when that leaves nothing to
+        send and nobody to tell, it acks the entry too, all in one step.
         False if the fence no longer holds (the partition changed hands).
         """
         assert entry.work is not None
         started = time.perf_counter()
+        listeners = self._settled_listeners_of(entry)
         with conversation_scope(entry.address):
             outbox = await self.log.outbox(entry) if entry.redelivered else None
+            acked = False
             if outbox is None:
-                outbox = Outbox(tuple(await self._decide_entry(entry)), fence.generation)
+                outbox, steps = self._outbox_of(await self._decide_entry(entry), fence)
+                acked = not listeners and all(d.committed for d in outbox.deliveries)
                 ttl = self.config.store.dedupe_ttl_s
-                if not await self.log.commit(entry, outbox, fence, ttl):
+                if not await self.log.commit(entry, outbox, fence, ttl, steps, ack=acked):
                     self.metrics.fenced.inc()
                     logger.warning("partition %d has a new owner; entry %s left to it",
                                    entry.partition, entry.id)
                     return False
+                for delivery in outbox.deliveries:
+                    if delivery.committed:
+                        self._count_sent(delivery.message)
             for delivery in outbox.deliveries:
-                await self._send(delivery, redelivered=entry.redelivered)
-            if entry.work.kind == "message":
-                for listener in self.settled_listeners:
-                    await listener(entry.work.message(), outbox)
-            await self.log.ack(entry)
+                if not delivery.committed:
+                    await self._send(delivery, redelivered=entry.redelivered,
+                                     transcribed=outbox.transcribed)
+            for listener in listeners:
+                await listener(entry.work.message(), outbox)
+            if not acked:
+                await self.log.ack(entry)
         if entry.work.kind == "message":
             channel = Address.parse(entry.address).channel
             self.metrics.child(self.metrics.latency, channel).observe(time.perf_counter() - started)
         return True
+
+    def _outbox_of(self, deliveries: list[Delivery], fence: Fence) -> tuple[Outbox, list[Step]]:
+        """The outbox, and the steps its commit makes: each delivery's transcript line,
+        and the delivery itself where its channel sends through the store."""
+        steps: list[Step] = []
+        kept: list[Delivery] = []
+        for delivery in deliveries:
+            if delivery.conversation_id is not None:
+                steps.append(self.store.append_step(
+                    delivery.conversation_id, self._masked(self._transcript_line(delivery)),
+                    self.config.store.transcript_max, self.config.privacy.retention_s,
+                ))
+            sender = self._step_senders.get(delivery.message.channel)
+            if sender is not None:
+                steps.append(sender.send_step(delivery.message))
+                delivery = dataclasses.replace(delivery, committed=True)
+            kept.append(delivery)
+        return Outbox(tuple(kept), fence.generation, transcribed=True), steps
+
+    def _settled_listeners_of(self, entry: Entry) -> list[SettledListener]:
+        if entry.work is None or entry.work.kind != "message":
+            return []
+        return self.settled_listeners.get(Address.parse(entry.address).channel, [])
 
     async def _decide_entry(self, entry: Entry) -> list[Delivery]:
         """Run the entry's work with every delivery collected, not sent."""
@@ -470,15 +509,16 @@ class Hub:
             return True
         return await self._send(delivery, redelivered=False)
 
-    async def _send(self, delivery: Delivery, *, redelivered: bool) -> bool:
+    async def _send(
+        self, delivery: Delivery, *, redelivered: bool, transcribed: bool = False
+    ) -> bool:
+        """Send one delivery, writing its transcript line first unless the commit did
+        (``transcribed``) or an earlier delivery of a redelivered entry did."""
         message, conversation_id = delivery.message, delivery.conversation_id
-        if conversation_id is not None and not (
+        if conversation_id is not None and not transcribed and not (
             redelivered and await self._in_transcript(conversation_id, message.message_id)
         ):
-            entry = TranscriptEntry.outbound(
-                message, stage=delivery.stage, reason=delivery.reason, details=delivery.details
-            )
-            await self._transcribe(conversation_id, entry)
+            await self._transcribe(conversation_id, self._transcript_line(delivery))
         adapter = self.adapters.get(message.channel)
         if adapter is None:
             logger.warning("no adapter for channel %s; message kept in transcript", message.channel)
@@ -491,17 +531,28 @@ class Hub:
         except DeliveryError as exc:
             await self._delivery_failed(conversation_id, message, exc, permanent=False)
             return False
-        self.metrics.child(self.metrics.messages_out, message.channel, message.sender).inc()
+        self._count_sent(message)
         return True
 
+    def _count_sent(self, message: OutboundMessage) -> None:
+        self.metrics.child(self.metrics.messages_out, message.channel, message.sender).inc()
+
+    @staticmethod
+    def _transcript_line(delivery: Delivery) -> TranscriptEntry:
+        return TranscriptEntry.outbound(
+            delivery.message, stage=delivery.stage, reason=delivery.reason,
+            details=delivery.details,
+        )
+
+    def _masked(self, entry: TranscriptEntry) -> TranscriptEntry:
+        """As the transcript keeps it (``[privacy] mask_transcripts``); the conversation
+        index masks its preview when it is read, either way."""
+        return masked_entry(entry) if self.config.privacy.mask_transcripts else entry
+
     async def _transcribe(self, conversation_id: str, entry: TranscriptEntry) -> None:
-        """Append to the transcript (masked with ``[privacy] mask_transcripts``); the
-        conversation index masks its preview when it is read, either way."""
-        privacy = self.config.privacy
-        if privacy.mask_transcripts:
-            entry = masked_entry(entry)
         await self.store.append(
-            conversation_id, entry, self.config.store.transcript_max, privacy.retention_s
+            conversation_id, self._masked(entry), self.config.store.transcript_max,
+            self.config.privacy.retention_s,
         )
 
     async def _in_transcript(self, conversation_id: str, entry_id: str) -> bool:

@@ -109,7 +109,7 @@ def build_adapters(config: Config, hub: Hub, store: Store) -> list[Adapter]:
         # reads the auth env vars (a missing one is a ConfigError naming the key)
         api = ApiAdapter.from_config(config, hub, store)
         hub.decision_listeners.append(api.book.on_decision)  # the answer, once it is sent
-        hub.settled_listeners.append(api.book.on_settled)
+        hub.settled_listeners.setdefault(api.book.channel, []).append(api.book.on_settled)
         adapters.append(api)
     return adapters
 

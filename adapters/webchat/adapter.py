@@ -51,6 +51,7 @@ from hub.conversation import TranscriptEntry
 from hub.envelope import Address, Button, InboundMessage, OutboundMessage, new_id
 from hub.errors import StoreError
 from hub.store import Keys, RateLimit, Store
+from hub.store.steps import Step
 
 __all__ = [
     "FrameError", "WebchatAdapter", "greeting_frame", "rating_envelope", "to_envelope", "to_frame"
@@ -270,6 +271,10 @@ class WebchatAdapter:
         The outbox lives in the hub's store: when that is down, the StoreError goes
         up, and the hub keeps the entry pending and sends it again later."""
         await self.bus.publish(message.conversation_id, to_frame(message))
+
+    def send_step(self, message: OutboundMessage) -> Step:
+        """The same publish, for the hub to make inside the entry's commit (StepSender)."""
+        return self.bus.publish_step(message.conversation_id, to_frame(message))
 
     async def send_delta(self, message: InboundMessage, text: str) -> None:
         """Part of the answer to ``message`` while it is being written (LLM streaming)."""

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from hub.store import Store
+from hub.store.steps import CallStep, Step
 
 __all__ = [
     "OUTBOX_MAXLEN",
@@ -80,6 +81,11 @@ class SessionBus(Protocol):
 
     async def publish(self, session: str, frame: Frame) -> str:
         """Append a durable frame to the session's outbox, wake its listeners; its position."""
+        ...
+
+    def publish_step(self, session: str, frame: Frame) -> Step:
+        """The same :meth:`publish`, as a step an ingress commit makes with its own
+        write (see :mod:`hub.store.steps`): the frame goes out exactly once."""
         ...
 
     async def signal(self, session: str, frame: Frame) -> None:
@@ -150,6 +156,9 @@ class MemorySessionBus:
         self._outboxes[session] = (self._clock(), frames)  # now the most recently written
         self._notify(session, Published(after, str(position), kept))
         return str(position)
+
+    def publish_step(self, session: str, frame: Frame) -> CallStep:
+        return CallStep(self.publish, (session, frame))
 
     async def signal(self, session: str, frame: Frame) -> None:
         self._notify(session, dict(frame))

@@ -35,6 +35,7 @@ from adapters.webchat.bus import (
 )
 from hub.store.keys import Keys
 from hub.store.redis import redis_errors
+from hub.store.steps import ScriptStep
 from hub.tasks import stop_tasks
 
 __all__ = ["RedisSessionBus"]
@@ -85,11 +86,15 @@ class RedisSessionBus:
 
     # -- the outbox --------------------------------------------------------------
     async def publish(self, session: str, frame: Frame) -> str:
-        keys = [self.keys.webchat_outbox(session), self.keys.webchat_wake(session)]
-        args = [self.maxlen, self.ttl_ms, str(frame.get("id") or ""), json.dumps(frame), WAKE, START]
+        step = self.publish_step(session, frame)
         async with redis_errors("webchat publish"):
-            position = await self._publish(keys=keys, args=args)
+            position = await self._publish(keys=step.keys, args=step.args)
         return str(position)
+
+    def publish_step(self, session: str, frame: Frame) -> ScriptStep:
+        keys = (self.keys.webchat_outbox(session), self.keys.webchat_wake(session))
+        args = (self.maxlen, self.ttl_ms, str(frame.get("id") or ""), json.dumps(frame), WAKE, START)
+        return ScriptStep("webchat_publish", self._publish, keys, args)
 
     async def signal(self, session: str, frame: Frame) -> None:
         async with redis_errors("webchat signal"):

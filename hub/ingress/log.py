@@ -7,18 +7,21 @@ shared by every hub process on the same Redis).
 
 The life of an entry: ``enqueue`` (dedupe and append in one atomic step) ->
 ``read`` by the owner of its partition -> decided -> ``commit`` of its outbox
-under the partition's fence -> sent -> ``ack``. An entry that is read but
+under the partition's fence (with the transcript lines, and any reply that is
+itself a store write) -> sent -> ``ack`` (inside the commit when nothing is left
+to send). An entry that is read but
 never acked stays pending; the next owner of the partition takes it back with
 ``recover``, its delivery count raised.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from hub.ingress.work import Entry, Fence, Outbox, Work
+from hub.store.steps import Step
 
 __all__ = ["DeadLetter", "IngressLog", "LogStats"]
 
@@ -81,8 +84,23 @@ class IngressLog(Protocol):
         """The replies committed for this entry's work, if a delivery got that far."""
         ...
 
-    async def commit(self, entry: Entry, outbox: Outbox, fence: Fence, ttl_s: float) -> bool:
-        """Keep ``outbox`` for the entry, only while ``fence`` still owns its partition."""
+    async def commit(
+        self,
+        entry: Entry,
+        outbox: Outbox,
+        fence: Fence,
+        ttl_s: float,
+        steps: Sequence[Step] = (),
+        *,
+        ack: bool = False,
+    ) -> bool:
+        """Keep ``outbox`` for the entry, only while ``fence`` still owns its partition.
+
+        ``steps`` are made after it, in order, only if it is kept, and with
+        ``ack`` the entry is acked too: on Redis all of it is one atomic command
+        (when every step is a script on the log's client), so a reply delivered
+        by a step (a webchat frame) is delivered exactly once.
+        """
         ...
 
     async def ack(self, entry: Entry) -> None:

@@ -7,10 +7,11 @@ import heapq
 import itertools
 import time
 from collections import deque
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 
 from hub.ingress.log import DeadLetter, LogStats, dead_letter_json
 from hub.ingress.work import Entry, Fence, Outbox, Work, partition_of
+from hub.store.steps import Step
 
 __all__ = ["MemoryLog"]
 
@@ -100,9 +101,23 @@ class MemoryLog:
         kept = self._outbox.get(entry.work.key)
         return kept[1] if kept is not None else None
 
-    async def commit(self, entry: Entry, outbox: Outbox, fence: Fence, ttl_s: float) -> bool:
-        if entry.work is not None:
-            self._outbox[entry.work.key] = (self._clock() + ttl_s, outbox)
+    async def commit(
+        self,
+        entry: Entry,
+        outbox: Outbox,
+        fence: Fence,
+        ttl_s: float,
+        steps: Sequence[Step] = (),
+        *,
+        ack: bool = False,
+    ) -> bool:
+        if entry.work is None:
+            return False
+        self._outbox[entry.work.key] = (self._clock() + ttl_s, outbox)
+        for step in steps:
+            await step.apply()
+        if ack:
+            await self.ack(entry)
         return True
 
     async def ack(self, entry: Entry) -> None:

@@ -7,7 +7,8 @@
   ``0-0`` with no idle time: the lease, not a timer, says the old owner is gone,
   so slow work is never claimed twice).
 - ``commit`` writes the outbox only if the partition's lease still holds the
-  committer's token (a fencing check inside one script).
+  committer's token (a fencing check inside one script), and chains the steps
+  that go with it (transcript lines, a webchat frame, the ack) into that script.
 - ``ack`` is ``XACK`` and ``XDEL`` together: an acked entry is gone, not kept.
 """
 
@@ -25,6 +26,7 @@ from hub.ingress.log import DeadLetter, LogStats, dead_letter_json
 from hub.ingress.work import Entry, Fence, Outbox, Work, partition_of
 from hub.store.keys import Keys
 from hub.store.redis import redis_errors
+from hub.store.steps import Chains, ScriptStep, Step
 
 __all__ = ["RedisLog"]
 
@@ -80,6 +82,7 @@ class RedisLog:
         self._enqueue = redis.register_script(_ENQUEUE)
         self._commit = redis.register_script(_COMMIT)
         self._ack = redis.register_script(_ACK)
+        self._chains = Chains(redis)
 
     # -- set-up --------------------------------------------------------------------
     async def create_groups(self, partitions: Collection[int] | None = None) -> None:
@@ -221,23 +224,42 @@ class RedisLog:
             raw = await self.redis.get(self.keys.outbox(entry.work.key))
         return Outbox.loads(raw) if raw else None
 
-    async def commit(self, entry: Entry, outbox: Outbox, fence: Fence, ttl_s: float) -> bool:
+    async def commit(
+        self,
+        entry: Entry,
+        outbox: Outbox,
+        fence: Fence,
+        ttl_s: float,
+        steps: Sequence[Step] = (),
+        *,
+        ack: bool = False,
+    ) -> bool:
         if entry.work is None:
             return False
-        keys = [
+        keys = (
             self.keys.lease(entry.partition),
             self.keys.outbox(entry.work.key),
             self.keys.ingress(entry.partition),
-        ]
-        args = [fence.token, outbox.dumps(), _ms(ttl_s), entry.id]
+        )
+        args = (fence.token, outbox.dumps(), _ms(ttl_s), entry.id)
+        kept = ScriptStep("commit", self._commit, keys, args)
+        acked = [self._ack_step(entry)] if ack else []
         async with redis_errors("commit"):
-            done = await self._commit(keys=keys, args=args)
-        return bool(done)
+            if self._chains.takes(steps):
+                return bool(await self._chains.run([kept, *steps, *acked]))  # type: ignore[list-item]
+            if not await self._commit(keys=keys, args=args):
+                return False
+            for step in [*steps, *acked]:
+                await step.apply()
+        return True
+
+    def _ack_step(self, entry: Entry) -> ScriptStep:
+        stream = self.keys.ingress(entry.partition)
+        return ScriptStep("ack", self._ack, (stream,), (GROUP, entry.id))
 
     async def ack(self, entry: Entry) -> None:
-        stream = self.keys.ingress(entry.partition)
         async with redis_errors("ack"):
-            await self._ack(keys=[stream], args=[GROUP, entry.id])
+            await self._ack_step(entry).apply()
 
     async def dead_letter(self, entry: Entry, reason: str) -> None:
         letter = dead_letter_json(entry, reason, time.time())

@@ -154,13 +154,18 @@ class Fence:
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """One message to send for an entry, with what the transcript says about it."""
+    """One message to send for an entry, with what the transcript says about it.
+
+    ``committed``: delivered by the commit itself (a webchat frame is a write to
+    the store), so never sent again.
+    """
 
     message: OutboundMessage
     conversation_id: str | None
     stage: str | None = None
     reason: str | None = None
     details: dict[str, Any] | None = None  # the decision's evidence, for the transcript
+    committed: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -169,6 +174,7 @@ class Delivery:
             "stage": self.stage,
             "reason": self.reason,
             "details": self.details,
+            "committed": self.committed,
         }
 
     @classmethod
@@ -176,20 +182,29 @@ class Delivery:
         message = message_from_json(OutboundMessage, data["message"])
         return cls(
             message, data.get("conversation_id"), data.get("stage"), data.get("reason"),
-            data.get("details"),
+            data.get("details"), bool(data.get("committed")),
         )
 
 
 @dataclass(frozen=True, slots=True)
 class Outbox:
-    """Everything decided for one entry, written before any of it is sent."""
+    """Everything decided for one entry, written before any of it is sent.
+
+    ``transcribed``: the commit wrote the deliveries' transcript lines with it
+    (an outbox from an older process did not, and its sends write them).
+    """
 
     deliveries: tuple[Delivery, ...] = ()
     generation: int = 0
+    transcribed: bool = False
 
     def dumps(self) -> str:
         return json.dumps(
-            {"deliveries": [d.to_json() for d in self.deliveries], "generation": self.generation},
+            {
+                "deliveries": [d.to_json() for d in self.deliveries],
+                "generation": self.generation,
+                "transcribed": self.transcribed,
+            },
             ensure_ascii=False,
         )
 
@@ -197,4 +212,4 @@ class Outbox:
     def loads(cls, raw: str) -> Outbox:
         data = json.loads(raw)
         deliveries = tuple(Delivery.from_json(d) for d in data.get("deliveries", ()))
-        return cls(deliveries, int(data.get("generation", 0)))
+        return cls(deliveries, int(data.get("generation", 0)), bool(data.get("transcribed")))

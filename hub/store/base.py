@@ -16,6 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 from feedback.rating import Rating, RatingKind
 from hub.conversation import Conversation, TranscriptEntry
 from hub.inbox import AuditRecord, ConversationSummary, SummaryStatus
+from hub.store.steps import Step
 
 __all__ = ["AUDIT_KEPT", "RATINGS_KEPT", "RateLimit", "Store"]
 
@@ -76,6 +77,13 @@ class Store(Protocol):
 
         A saved conversation's summary counts the entry, and shows ``preview``
         (the entry's text when None) as its ``last_text``, in the same write."""
+        ...
+
+    def append_step(
+        self, conversation_id: str, entry: TranscriptEntry, max_len: int, ttl_s: float | None = None
+    ) -> Step:
+        """The same :meth:`append`, as a step an ingress commit can make with its own
+        write (see :mod:`hub.store.steps`)."""
         ...
 
     async def transcript(

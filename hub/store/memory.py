@@ -22,6 +22,7 @@ from hub.conversation import Conversation, TranscriptEntry
 from hub.inbox import AuditRecord, ConversationSummary, SummaryStatus, raw_preview
 from hub.store.base import AUDIT_KEPT, RATINGS_KEPT, RateLimit
 from hub.store.keys import Keys
+from hub.store.steps import CallStep
 
 __all__ = ["MemoryStore"]
 
@@ -135,6 +136,11 @@ class MemoryStore:
             lines = deque(lines or (), maxlen=max_len)
             self._transcripts[conversation_id] = lines
         lines.append(entry)
+
+    def append_step(
+        self, conversation_id: str, entry: TranscriptEntry, max_len: int, ttl_s: float | None = None
+    ) -> CallStep:
+        return CallStep(self.append, (conversation_id, entry, max_len, ttl_s))
 
     async def transcript(
         self, conversation_id: str, limit: int | None = None

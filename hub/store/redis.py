@@ -20,6 +20,7 @@ from hub.inbox import AuditRecord, ConversationSummary, SummaryStatus, raw_previ
 from hub.store.base import AUDIT_KEPT, RATINGS_KEPT, RateLimit
 from hub.store.keys import Keys
 from hub.store.pipelining import AutoPipelinedRedis
+from hub.store.steps import ScriptStep
 
 __all__ = ["RedisStore", "redis_errors"]
 
@@ -259,19 +260,31 @@ class RedisStore:
         *,
         preview: str | None = None,
     ) -> None:
-        keys = [
+        step = self.append_step(conversation_id, entry, max_len, ttl_s, preview=preview)
+        async with redis_errors("append"):
+            await step.apply()
+
+    def append_step(
+        self,
+        conversation_id: str,
+        entry: TranscriptEntry,
+        max_len: int,
+        ttl_s: float | None = None,
+        *,
+        preview: str | None = None,
+    ) -> ScriptStep:
+        keys = (
             self.keys.transcript(conversation_id),
             self.keys.summary(conversation_id),
             self.keys.inbox(),
-        ]
+        )
         ttl_ms = _ms(ttl_s) if ttl_s else 0
         shown = raw_preview(entry.text if preview is None else preview)
-        args = [
+        args = (
             json.dumps(entry.to_json()), max_len, ttl_ms, shown, repr(entry.timestamp),
             entry.language or "", conversation_id,
-        ]
-        async with redis_errors("append"):
-            await self._append(keys=keys, args=args)
+        )
+        return ScriptStep("append", self._append, keys, args)
 
     async def transcript(
         self, conversation_id: str, limit: int | None = None

@@ -7,8 +7,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from hub.conversation import TranscriptEntry
 from hub.envelope import InboundMessage, OutboundMessage
 from hub.ingress import Delivery, Entry, Fence, IngressLog, MemoryLog, Outbox, Work, partition_of
+from hub.store import MemoryStore, Store
 
 PARTITIONS = 8
 
@@ -42,6 +44,16 @@ async def held_fence(log: IngressLog, entry: Entry) -> Fence:
     if redis is not None:
         await redis.set(log.keys.lease(entry.partition), fence.token)  # type: ignore[attr-defined]
     return fence
+
+
+def store_beside(log: IngressLog) -> Store:
+    """The store a hub pairs with this log (on the same Redis client, or in memory)."""
+    redis = getattr(log, "redis", None)
+    if redis is None:
+        return MemoryStore()
+    from hub.store.redis import RedisStore
+
+    return RedisStore(redis)
 
 
 async def read_all(log: IngressLog, expected: int) -> list[Entry]:
@@ -131,6 +143,29 @@ async def test_outbox_round_trip(log: IngressLog) -> None:
     assert kept is not None
     assert kept.deliveries[0].message == reply
     assert (kept.deliveries[0].stage, kept.deliveries[0].conversation_id) == ("rules", "conv-1")
+
+
+async def test_a_commit_makes_its_steps_and_can_ack(log: IngressLog) -> None:
+    store = store_beside(log)
+    await log.enqueue(work("hi", "m1"), 900)
+    await log.enqueue(work("and you?", "m2"), 900)
+    first, second = await read_all(log, 2)
+    reply = OutboundMessage("webchat", "c1", "hello!", reply_to="m1")
+    line = TranscriptEntry.outbound(reply, stage="rules")
+    outbox = Outbox((Delivery(reply, "conv-1", "rules"),), generation=1, transcribed=True)
+    steps = [store.append_step("conv-1", line, 10), store.append_step("conv-2", line, 10)]
+    assert await log.commit(first, outbox, await held_fence(log, first), 900, steps, ack=True)
+    assert [e.text for e in await store.transcript("conv-1")] == ["hello!"]
+    assert [e.text for e in await store.transcript("conv-2")] == ["hello!"]
+    assert (await log.stats()).pending == 1  # the first is acked with its commit
+    kept = await log.outbox(first)
+    assert kept is not None and kept.transcribed
+    # Without ``ack``, the entry stays pending until it is acked.
+    assert await log.commit(second, outbox, await held_fence(log, second), 900, steps[:1])
+    assert (await log.stats()).pending == 1
+    assert len(await store.transcript("conv-1")) == 2
+    await log.ack(second)
+    assert (await log.stats()).pending == 0
 
 
 async def test_dead_letters_keep_the_work_and_the_reason(log: IngressLog) -> None:

@@ -8,10 +8,13 @@ from collections.abc import AsyncIterator
 import pytest
 from redis import asyncio as aioredis
 
+from hub.conversation import TranscriptEntry
 from hub.envelope import InboundMessage, OutboundMessage
 from hub.ingress import Delivery, Fence, Outbox, ProcessInfo, RedisLeader, RedisLeases, Work
 from hub.ingress.redis import RedisLog
 from hub.store.keys import Keys
+from hub.store.redis import RedisStore
+from hub.store.steps import CallStep
 
 PARTITIONS = 8
 
@@ -49,6 +52,42 @@ async def test_a_stale_owner_cannot_commit(log: RedisLog, client: aioredis.Redis
     # No holder at all, but the entry waits for its next owner: still refused.
     await client.delete(Keys().lease(entry.partition))
     assert not await log.commit(entry, outbox(), Fence(entry.partition, "old-owner:1", 1), 900)
+
+
+async def test_a_stale_owners_commit_makes_none_of_its_steps(
+    log: RedisLog, client: aioredis.Redis
+) -> None:
+    store = RedisStore(client)
+    await log.enqueue(work(), 900)
+    (entry,) = await log.read(range(PARTITIONS), 10, 0.1)
+    await client.set(Keys().lease(entry.partition), "new-owner:2")
+    line = TranscriptEntry.outbound(OutboundMessage("webchat", "s1", "hi"))
+    step = store.append_step("conv-1", line, 10)
+    fence = Fence(entry.partition, "old-owner:1", 1)
+    assert not await log.commit(entry, outbox(), fence, 900, [step], ack=True)
+    assert await store.transcript("conv-1") == []
+    assert (await log.stats()).pending == 1  # left to the new owner
+
+
+async def test_steps_it_cannot_chain_are_made_after_the_commit(
+    log: RedisLog, client: aioredis.Redis
+) -> None:
+    """A step on another client (or an in-memory one) cannot join the script: it is
+    made on its own once the commit holds, and the ack waits for it."""
+    made: list[str] = []
+
+    async def make(what: str) -> None:
+        assert await log.outbox(entry) is not None  # after the commit
+        assert (await log.stats()).pending == 1  # before the ack
+        made.append(what)
+
+    await log.enqueue(work(), 900)
+    (entry,) = await log.read(range(PARTITIONS), 10, 0.1)
+    await client.set(Keys().lease(entry.partition), "owner:1")
+    fence = Fence(entry.partition, "owner:1", 1)
+    assert await log.commit(entry, outbox(), fence, 900, [CallStep(make, ("frame",))], ack=True)
+    assert made == ["frame"]
+    assert (await log.stats()).pending == 0
 
 
 async def test_after_redis_lost_its_data_the_worker_may_still_answer(

@@ -1,0 +1,139 @@
+"""Writes that ride along with an ingress commit, so a reply costs one round trip.
+
+When an entry's replies are committed, the same atomic step can also write their
+transcript lines, publish a webchat frame and ack the entry. Each of those is a
+:class:`Step` that its owner builds (the store, the webchat bus, the log):
+
+- :class:`ScriptStep` is one Lua function on the store's Redis. The Redis log
+  chains the commit and every step after it into one script (:class:`Chains`), so
+  they happen together or not at all, in one command that pipelines like any other.
+- :class:`CallStep` is a coroutine call, for the in-memory implementations: the
+  memory log awaits each in turn.
+
+Either kind can also be applied on its own (``apply``), which is what a log does
+with a step it cannot chain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from redis import asyncio as aioredis
+from redis.commands.core import AsyncScript
+
+__all__ = ["CallStep", "Chains", "ScriptStep", "Step"]
+
+
+@runtime_checkable
+class Step(Protocol):
+    async def apply(self) -> None:
+        """Make this write on its own (outside any commit)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class CallStep:
+    """A write as a coroutine function and its arguments."""
+
+    function: Callable[..., Awaitable[Any]]
+    args: tuple[Any, ...] = ()
+
+    async def apply(self) -> None:
+        await self.function(*self.args)
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptStep:
+    """A registered Lua script, named, with the keys and arguments of one call.
+
+    :class:`Chains` makes the script's text a function whose parameters shadow the
+    ``KEYS`` and ``ARGV`` globals, so the same text runs alone or chained.
+    """
+
+    name: str
+    script: AsyncScript
+    keys: tuple[str, ...]
+    args: tuple[str | int | float, ...]
+
+    @property
+    def lua(self) -> str:
+        return str(self.script.script)
+
+    @property
+    def redis(self) -> aioredis.Redis:
+        """The client the script was registered on: a chain runs on that one only."""
+        return self.script.registered_client  # type: ignore[return-value]
+
+    async def apply(self) -> None:
+        await self.script(keys=self.keys, args=self.args)
+
+
+# ARGV[1]: how many steps; then each step's name, key count and argument count;
+# then every step's arguments in turn (KEYS likewise). The first step guards: when
+# it returns 0, the chain stops there and returns 0. Otherwise it returns 1.
+_RUN = """
+local function part(t, first, n)
+  local s = {}
+  for i = 1, n do s[i] = t[first + i - 1] end
+  return s
+end
+local n = tonumber(ARGV[1])
+local k, a = 1, 2 + 3 * n
+for i = 1, n do
+  local name, nk, na = ARGV[3 * i - 1], tonumber(ARGV[3 * i]), tonumber(ARGV[3 * i + 1])
+  local result = steps[name](part(KEYS, k, nk), part(ARGV, a, na))
+  k, a = k + nk, a + na
+  if i == 1 and result == 0 then return 0 end
+end
+return 1
+"""
+
+
+def chain_script(bodies: dict[str, str]) -> str:
+    """One script that runs any sequence of these named bodies (see :class:`Chains`)."""
+    functions = "".join(
+        f"steps[{name!r}] = function(KEYS, ARGV)\n{body.strip()}\nend\n"
+        for name, body in sorted(bodies.items())
+    )
+    return "local steps = {}\n" + functions + _RUN
+
+
+class Chains:
+    """Runs a sequence of script steps as one command, on the client they belong to.
+
+    One script is registered per set of step names it has seen (a handful: the
+    commit, transcript lines, a webchat frame, the ack), so calls with any number
+    of steps in any order reuse it.
+    """
+
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self.redis = redis
+        self._scripts: dict[tuple[str, ...], AsyncScript] = {}
+
+    def takes(self, steps: Sequence[Step]) -> bool:
+        """True if every step is a script on this client, so they can be chained."""
+        return all(isinstance(s, ScriptStep) and s.redis is self.redis for s in steps)
+
+    async def run(self, steps: Sequence[ScriptStep]) -> Any:
+        """Run ``steps`` in order, atomically. The first one guards: if it returns 0,
+        none of the others run and 0 is returned; else 1."""
+        bodies: dict[str, str] = {}
+        keys: list[str] = []
+        header: list[str | int | float] = [len(steps)]
+        args: list[str | int | float] = []
+        for step in steps:
+            if bodies.setdefault(step.name, step.lua) != step.lua:
+                raise ValueError(f"two different scripts are both named {step.name!r}")
+            header += (step.name, len(step.keys), len(step.args))
+            keys += step.keys
+            args += step.args
+        return await self._script(bodies)(keys=keys, args=header + args)
+
+    def _script(self, bodies: dict[str, str]) -> AsyncScript:
+        signature = tuple(sorted(bodies))
+        script = self._scripts.get(signature)
+        if script is None:
+            script = self._scripts[signature] = self.redis.register_script(chain_script(bodies))
+        return script
