@@ -37,8 +37,12 @@ class RedisPyPipelined(AutoPipelinedRedis):
     """The same queueing, each batch sent through redis-py's own ``Pipeline``."""
 
     async def _run(self, live: list[Any]) -> list[Any]:
-        if len(live) == 1:
-            return await super()._run(live)
+        if len(live) == 1:  # alone: redis-py's own command path, as the hub then did
+            args, options, _ = live[0]
+            try:
+                return [await aioredis.Redis.execute_command(self, *args, **options)]
+            except Exception as exc:
+                return [exc]
         async with self.pipeline(transaction=False) as pipe:
             for args, options, _ in live:
                 pipe.execute_command(*args, **options)

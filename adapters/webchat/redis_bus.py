@@ -33,6 +33,7 @@ from adapters.webchat.bus import (
     Listener,
     Published,
 )
+from hub import codec
 from hub.store.keys import Keys
 from hub.store.redis import redis_errors
 from hub.store.steps import ScriptStep
@@ -93,7 +94,7 @@ class RedisSessionBus:
 
     def publish_step(self, session: str, frame: Frame) -> ScriptStep:
         keys = (self.keys.webchat_outbox(session), self.keys.webchat_wake(session))
-        args = (self.maxlen, self.ttl_ms, str(frame.get("id") or ""), json.dumps(frame), WAKE, START)
+        args = (self.maxlen, self.ttl_ms, str(frame.get("id") or ""), codec.dumps(frame), WAKE, START)
         return ScriptStep("webchat_publish", self._publish, keys, args)
 
     async def signal(self, session: str, frame: Frame) -> None:
@@ -115,7 +116,7 @@ class RedisSessionBus:
         key = self.keys.webchat_outbox(session)
         async with redis_errors("webchat read"):
             entries = await self.redis.xrange(key, min=f"({after}", count=count)
-        return [(str(p), json.loads(fields["frame"])) for p, fields in entries]
+        return [(str(p), codec.loads(fields["frame"])) for p, fields in entries]
 
     # -- listening ---------------------------------------------------------------
     async def listen(self, session: str, listener: Listener) -> None:
@@ -241,11 +242,11 @@ def _wake_up(data: str) -> Frame | Published | None:
     the outbox" (the stream has whatever was published)."""
     try:
         if not data.startswith(WAKE):
-            return dict(json.loads(data))
+            return dict(codec.loads(data))
         if data == WAKE:  # what processes before the frame-carrying wake-up publish
             return None
         after, position, frame = data[len(WAKE):].split(" ", 2)
-        return Published(after, position, dict(json.loads(frame)))
+        return Published(after, position, dict(codec.loads(frame)))
     except (ValueError, TypeError) as exc:
         logger.warning("webchat: unreadable message on a session channel (%s); reading the outbox",
                        exc)

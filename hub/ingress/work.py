@@ -10,13 +10,13 @@ deciding again.
 
 from __future__ import annotations
 
-import json
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any, Literal
 
+from hub import codec
 from hub.envelope import InboundMessage, OutboundMessage, message_from_json, message_to_json
 
 __all__ = [
@@ -94,15 +94,14 @@ class Work:
         return AgentAction.from_json(self.body)
 
     def dumps(self) -> str:
-        return json.dumps(
-            {"kind": self.kind, "key": self.key, "address": self.address, "body": dict(self.body)},
-            ensure_ascii=False,
+        return codec.dumps(
+            {"kind": self.kind, "key": self.key, "address": self.address, "body": dict(self.body)}
         )
 
     @classmethod
     def loads(cls, raw: str) -> Work:
         """Parse what :meth:`dumps` wrote; anything else is a ValueError."""
-        data = json.loads(raw)
+        data = codec.loads(raw)
         if not isinstance(data, dict) or data.get("kind") not in ("message", "agent"):
             raise ValueError("not a work item")
         return cls(data["kind"], str(data["key"]), str(data["address"]), dict(data["body"]))
@@ -199,17 +198,14 @@ class Outbox:
     transcribed: bool = False
 
     def dumps(self) -> str:
-        return json.dumps(
-            {
-                "deliveries": [d.to_json() for d in self.deliveries],
-                "generation": self.generation,
-                "transcribed": self.transcribed,
-            },
-            ensure_ascii=False,
-        )
+        return codec.dumps({
+            "deliveries": [d.to_json() for d in self.deliveries],
+            "generation": self.generation,
+            "transcribed": self.transcribed,
+        })
 
     @classmethod
     def loads(cls, raw: str) -> Outbox:
-        data = json.loads(raw)
+        data = codec.loads(raw)
         deliveries = tuple(Delivery.from_json(d) for d in data.get("deliveries", ()))
         return cls(deliveries, int(data.get("generation", 0)), bool(data.get("transcribed")))

@@ -14,6 +14,7 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from feedback.rating import Rating, RatingKind
+from hub import codec
 from hub.conversation import Conversation, TranscriptEntry
 from hub.errors import StoreError, StoreUnavailable
 from hub.inbox import AuditRecord, ConversationSummary, SummaryStatus, raw_preview, summary_status
@@ -223,13 +224,13 @@ class RedisStore:
     async def get_conversation(self, conversation_id: str) -> Conversation | None:
         async with redis_errors("get_conversation"):
             raw = await self.redis.get(self.keys.conversation(conversation_id))
-        return Conversation.from_json(json.loads(raw)) if raw else None
+        return Conversation.from_json(codec.loads(raw)) if raw else None
 
     async def conversation_at(self, address: str) -> Conversation | None:
         keys, prefix = [self.keys.address(address)], self.keys.conversation("")
         async with redis_errors("conversation_at"):
             raw = await self._conversation_at(keys=keys, args=[prefix])
-        return Conversation.from_json(json.loads(raw)) if raw else None
+        return Conversation.from_json(codec.loads(raw)) if raw else None
 
     async def save_conversation(self, conversation: Conversation) -> None:
         summary = ConversationSummary.of(conversation)
@@ -241,7 +242,7 @@ class RedisStore:
             self.keys.customer(conversation.channel, conversation.user_id),
         ]
         args = [
-            json.dumps(conversation.to_json()),
+            codec.dumps(conversation.to_json()),
             conversation.id,
             repr(conversation.created_at),
             summary_status(conversation.status, None),
@@ -281,7 +282,7 @@ class RedisStore:
         ttl_ms = _ms(ttl_s) if ttl_s else 0
         shown = raw_preview(entry.text if preview is None else preview)
         args = (
-            json.dumps(entry.to_json()), max_len, ttl_ms, shown, repr(entry.timestamp),
+            codec.dumps(entry.to_json()), max_len, ttl_ms, shown, repr(entry.timestamp),
             entry.language or "", conversation_id,
         )
         return ScriptStep("append", self._append, keys, args)
@@ -294,7 +295,7 @@ class RedisStore:
         start = -limit if limit else 0
         async with redis_errors("transcript"):
             lines = await self.redis.lrange(self.keys.transcript(conversation_id), start, -1)
-        return [TranscriptEntry.from_json(json.loads(line)) for line in lines]
+        return [TranscriptEntry.from_json(codec.loads(line)) for line in lines]
 
     # -- the conversation index --------------------------------------------------
     async def conversation_summary(self, conversation_id: str) -> ConversationSummary | None:

@@ -10,6 +10,7 @@ from redis import asyncio as aioredis
 from redis.asyncio.lock import Lock
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import DataError, LockNotOwnedError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from hub.store.pipelining import AutoPipelinedRedis
 from tests.harness import free_port
@@ -140,3 +141,52 @@ async def test_an_argument_redis_py_refuses_fails_only_its_caller(client: AutoPi
     )
     assert results[0] is True and results[2] == "1"
     assert isinstance(results[1], DataError)
+
+
+async def test_a_batch_whose_replies_never_come_times_out_once() -> None:
+    """The replies of a batch share one deadline (``socket_timeout``): a server that
+    takes the commands and never answers fails every caller with redis-py's
+    TimeoutError, which the store turns into StoreUnavailable."""
+
+    async def swallow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await reader.read(65536):
+            pass
+
+    server = await asyncio.start_server(swallow, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    redis = AutoPipelinedRedis.from_url(f"redis://127.0.0.1:{port}/0", socket_timeout=0.3)
+    try:
+        started = asyncio.get_running_loop().time()
+        results = await asyncio.gather(
+            redis.get("a"), redis.get("b"), redis.get("c"), return_exceptions=True
+        )
+        assert all(isinstance(r, RedisTimeoutError) for r in results), results
+        assert asyncio.get_running_loop().time() - started < 2.5  # not 0.3 s per reply per retry
+    finally:
+        await redis.aclose()
+        server.close()
+
+
+async def test_reply_options_are_applied_as_redis_py_applies_them(
+    client: AutoPipelinedRedis,
+) -> None:
+    """Each reply goes through redis-py's response callback, with the options a command
+    passes (here ``withscores`` and an ``EMPTY_RESPONSE`` on a missing key)."""
+    await client.zadd("z", {"a": 1.5, "b": 2})
+    ranked, missing, scored = await asyncio.gather(
+        client.zrange("z", 0, -1, withscores=True),
+        client.lrange("no such list", 0, -1),
+        client.zscore("z", "a"),
+    )
+    assert ranked == [("a", 1.5), ("b", 2.0)]
+    assert missing == []
+    assert scored == 1.5
+
+
+async def test_a_script_is_loaded_on_first_use_and_after_a_flush(client: AutoPipelinedRedis) -> None:
+    script = client.register_script("return {KEYS[1], ARGV[1]}")
+    assert await asyncio.gather(script(keys=["k"], args=["v"]), script(keys=["j"])) == [
+        ["k", "v"], ["j"],
+    ]
+    await client.script_flush()
+    assert await script(keys=["k"], args=[1]) == ["k", "1"]
