@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 from aiohttp import web
 
 from hub.envelope import InboundMessage, OutboundMessage
+from hub.store.base import RateLimit
 from hub.store.steps import Step
 
 __all__ = ["Adapter", "Ingress", "StepSender"]
@@ -21,10 +23,13 @@ class Ingress(Protocol):
     conversation are processed strictly in the order they were accepted; this
     ordering is the ingress's promise, not the adapter's. It raises
     :class:`~hub.errors.StoreUnavailable` when it cannot accept the message,
-    so the adapter can ask the platform to deliver it again.
+    so the adapter can ask the platform to deliver it again. With ``limits``
+    (the adapter's rate limits), a token is taken from each in the same step,
+    and :class:`~hub.errors.RateLimited` is raised, with nothing accepted, when
+    one has none left.
     """
 
-    async def submit(self, message: InboundMessage) -> bool: ...
+    async def submit(self, message: InboundMessage, limits: Sequence[RateLimit] = ()) -> bool: ...
 
 
 @runtime_checkable

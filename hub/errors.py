@@ -3,6 +3,7 @@
 HubError
  ├── ConfigError          config.toml (or the FAQ file) is invalid; names file, key and line
  ├── AddressError         a string is not a channel address ("<channel>:<conversation id>")
+ ├── RateLimited          a rate limit has no token left for this (the work was not taken)
  ├── StoreError           the store (memory or Redis) failed
  │    └── StoreUnavailable    Redis is unreachable
  │         └── HubDraining     this process is shutting down; send the work elsewhere
@@ -25,6 +26,7 @@ __all__ = [
     "HubError",
     "PermanentDeliveryError",
     "ProviderError",
+    "RateLimited",
     "StoreError",
     "StoreUnavailable",
 ]
@@ -64,6 +66,10 @@ class ConfigError(HubError):
 
 class AddressError(HubError):
     """A channel address is malformed: no channel, no conversation id, or no ``:``."""
+
+
+class RateLimited(HubError):
+    pass
 
 
 class StoreError(HubError):

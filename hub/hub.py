@@ -37,7 +37,7 @@ from hub.language import LanguageDetector
 from hub.logs import conversation_scope, log_address
 from hub.metrics import Metrics
 from hub.stages import Decision, Stage, StageChain, Turn
-from hub.store import Store
+from hub.store import RateLimit, Store
 from hub.store.steps import Step
 from hub.typing_indicator import TypingIndicator
 from privacy.mask import masked_entry
@@ -182,14 +182,18 @@ class Hub:
         )
         await self._consumer.start()
 
-    async def submit(self, message: InboundMessage) -> bool:
+    async def submit(self, message: InboundMessage, limits: Sequence[RateLimit] = ()) -> bool:
         """Accept a message unless it is a duplicate: durable once this returns True.
 
-        Raises StoreUnavailable when it cannot take it (HubDraining while shutting down).
+        With ``limits``, a token is taken from each first, in the same atomic step,
+        or RateLimited is raised and nothing is accepted. Raises StoreUnavailable
+        when it cannot take it (HubDraining while shutting down).
         """
         self._refuse_if_closing()
         await self.start()
-        if not await self.log.enqueue(Work.of_message(message), self.config.store.dedupe_ttl_s):
+        guard = self.store.take_tokens_step(limits) if limits else None
+        work = Work.of_message(message)
+        if not await self.log.enqueue(work, self.config.store.dedupe_ttl_s, guard):
             self.metrics.child(self.metrics.duplicates, message.channel).inc()
             logger.info("duplicate %s dropped", message.dedupe_key)
             return False

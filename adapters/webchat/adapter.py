@@ -49,7 +49,7 @@ from hub.clients import ClientAddresses
 from hub.config import GreetingConfig, ServerConfig, WebchatConfig
 from hub.conversation import TranscriptEntry
 from hub.envelope import Address, Button, InboundMessage, OutboundMessage, new_id
-from hub.errors import StoreError
+from hub.errors import RateLimited, StoreError
 from hub.store import Keys, RateLimit, Store
 from hub.store.steps import Step
 
@@ -64,6 +64,7 @@ CHANNEL = "webchat"
 MAX_FRAME_BYTES = 1024 * 1024  # larger frames close the socket (1009); up to it, error frames
 CLOSE_TIMEOUT_S = 2.0  # how long a closing socket waits for the client's close frame
 GREETING_ID = "greeting"
+RATE_LIMITED = "too many messages; slow down a little"
 
 
 def to_envelope(session: str, frame: dict[str, Any], max_chars: int) -> InboundMessage:
@@ -415,17 +416,36 @@ class WebchatAdapter:
 
     async def _message(self, connection: Connection, session: str, frame: dict[str, Any]) -> None:
         """Rate-limited per session and per client address (buckets in the store: no
-        reconnect or new hello refills them; bad frames count too), then into the ingress."""
-        if not await self.store.take_tokens(self._limits(connection.client_ip, session)):
-            raise FrameError("rate_limited", "too many messages; slow down a little")
-        await self.ingress.submit(to_envelope(session, frame, self.config.max_chars))
+        reconnect or new hello refills them; bad frames count too), then into the
+        ingress: the tokens and the enqueue are one step."""
+        limits = self._limits(connection.client_ip, session)
+        try:
+            envelope = to_envelope(session, frame, self.config.max_chars)
+        except FrameError:
+            await self._count(limits)
+            raise
+        await self._submit(envelope, limits)
 
     async def _rate(self, connection: Connection, session: str, frame: dict[str, Any]) -> None:
         """A 👍/👎 or 1-5 press: rate-limited like a message, then into the ingress."""
-        press = rating_envelope(session, frame)
-        if not await self.store.take_tokens(self._limits(connection.client_ip, session)):
-            raise FrameError("rate_limited", "too many messages; slow down a little")
-        await self.ingress.submit(press)
+        limits = self._limits(connection.client_ip, session)
+        try:
+            press = rating_envelope(session, frame)
+        except FrameError:
+            await self._count(limits)
+            raise
+        await self._submit(press, limits)
+
+    async def _submit(self, envelope: InboundMessage, limits: list[RateLimit]) -> None:
+        try:
+            await self.ingress.submit(envelope, limits)
+        except RateLimited:
+            raise FrameError("rate_limited", RATE_LIMITED) from None
+
+    async def _count(self, limits: list[RateLimit]) -> None:
+        """A bad frame takes its tokens too; with none left, it is told it is limited."""
+        if not await self.store.take_tokens(limits):
+            raise FrameError("rate_limited", RATE_LIMITED)
 
     def _limits(self, client_ip: str, session: str) -> list[RateLimit]:
         config = self.config

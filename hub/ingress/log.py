@@ -52,11 +52,13 @@ class DeadLetter:
 class IngressLog(Protocol):
     partitions: int
 
-    async def enqueue(self, work: Work, dedupe_ttl_s: float) -> bool:
+    async def enqueue(self, work: Work, dedupe_ttl_s: float, guard: Step | None = None) -> bool:
         """Append ``work`` unless its key was seen within ``dedupe_ttl_s``; True if appended.
 
         The dedupe record and the entry are written in one atomic step, so a
         crash never leaves a claim without its work. Raises StoreUnavailable.
+        A ``guard`` (the store's ``take_tokens_step``) runs first, in the same step
+        on Redis: if it returns false, nothing is written and RateLimited is raised.
         """
         ...
 

@@ -9,6 +9,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Collection, Sequence
 
+from hub.errors import RateLimited
 from hub.ingress.log import DeadLetter, LogStats, dead_letter_json
 from hub.ingress.work import Entry, Fence, Outbox, Work, partition_of
 from hub.store.steps import Step
@@ -40,7 +41,9 @@ class MemoryLog:
                 del self._seen[key]
                 self._outbox.pop(key, None)
 
-    async def enqueue(self, work: Work, dedupe_ttl_s: float) -> bool:
+    async def enqueue(self, work: Work, dedupe_ttl_s: float, guard: Step | None = None) -> bool:
+        if guard is not None and not await guard.apply():
+            raise RateLimited("no token left for this work")
         self._forget_expired()
         if work.key in self._seen:
             return False

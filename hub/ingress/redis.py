@@ -1,7 +1,8 @@
 """The ingress log on Redis Streams: one stream per partition, one consumer group.
 
 - ``enqueue`` is one Lua script: ``SET NX`` of the dedupe key and ``XADD``, so a
-  claim never exists without its work.
+  claim never exists without its work (chained after a guard, the rate limits,
+  when there is one).
 - Only the lease holder of a partition reads it (``XREADGROUP ... >``); a new
   holder first takes back the old one's pending entries (``XAUTOCLAIM`` from
   ``0-0`` with no idle time: the lease, not a timer, says the old owner is gone,
@@ -22,6 +23,7 @@ from typing import Any
 from redis import asyncio as aioredis
 from redis.exceptions import ResponseError
 
+from hub.errors import RateLimited
 from hub.ingress.log import DeadLetter, LogStats, dead_letter_json
 from hub.ingress.work import Entry, Fence, Outbox, Work, partition_of
 from hub.store.keys import Keys
@@ -98,12 +100,22 @@ class RedisLog:
                 raise result
 
     # -- in ------------------------------------------------------------------------
-    async def enqueue(self, work: Work, dedupe_ttl_s: float) -> bool:
+    async def enqueue(self, work: Work, dedupe_ttl_s: float, guard: Step | None = None) -> bool:
         stream = self.keys.ingress(partition_of(work.address, self.partitions))
+        keys, args = (self.keys.dedupe(work.key), stream), (_ms(dedupe_ttl_s), work.dumps())
         async with redis_errors("enqueue"):
-            entry_id = await self._enqueue(
-                keys=[self.keys.dedupe(work.key), stream], args=[_ms(dedupe_ttl_s), work.dumps()]
-            )
+            if guard is None:
+                entry_id = await self._enqueue(keys=keys, args=args)
+            elif self._chains.takes([guard]):
+                passed, entry_id = await self._chains.run(
+                    [guard, ScriptStep("enqueue", self._enqueue, keys, args)]  # type: ignore[list-item]
+                )
+                if not passed:
+                    raise RateLimited("no token left for this work")
+            else:
+                if not await guard.apply():
+                    raise RateLimited("no token left for this work")
+                entry_id = await self._enqueue(keys=keys, args=args)
         return entry_id is not None
 
     # -- out -----------------------------------------------------------------------
@@ -246,7 +258,8 @@ class RedisLog:
         acked = [self._ack_step(entry)] if ack else []
         async with redis_errors("commit"):
             if self._chains.takes(steps):
-                return bool(await self._chains.run([kept, *steps, *acked]))  # type: ignore[list-item]
+                done, _ = await self._chains.run([kept, *steps, *acked])  # type: ignore[list-item]
+                return done
             if not await self._commit(keys=keys, args=args):
                 return False
             for step in [*steps, *acked]:

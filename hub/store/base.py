@@ -172,6 +172,11 @@ class Store(Protocol):
     async def members(self, key: str) -> set[str]: ...
 
     # -- rate limits -----------------------------------------------------------
+    def take_tokens_step(self, limits: Sequence[RateLimit]) -> Step:
+        """:meth:`take_tokens` as a step: it returns true if it took them, and guards
+        an enqueue so that both happen in one atomic step (see IngressLog.enqueue)."""
+        ...
+
     async def take_tokens(self, limits: Sequence[RateLimit]) -> bool:
         """One token from every bucket, or from none: True if each had one.
 

@@ -315,6 +315,9 @@ class MemoryStore:
         return set(self._sets.get(key, ()))
 
     # -- rate limits -------------------------------------------------------------
+    def take_tokens_step(self, limits: Sequence[RateLimit]) -> CallStep:
+        return CallStep(self.take_tokens, (limits,))
+
     async def take_tokens(self, limits: Sequence[RateLimit]) -> bool:
         now = self._clock()
         self._forget_full_buckets(now)

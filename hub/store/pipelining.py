@@ -28,6 +28,7 @@ import functools
 import inspect
 import logging
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import hiredis
@@ -40,6 +41,10 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 __all__ = ["AutoPipelinedRedis"]
 
 logger = logging.getLogger(__name__)
+
+# A queued command: its arguments, redis-py's options for its reply, and its caller's
+# future (None for a blocking read, which waits for its own batch).
+Queued = tuple[tuple[Any, ...], dict[str, Any], "asyncio.Future[Any] | None"]
 
 _NOT_FOR_CALLBACKS = frozenset({NEVER_DECODE, EMPTY_RESPONSE, "keys"})  # as parse_response pops
 
@@ -78,13 +83,14 @@ def _direct(name: str | bytes) -> bool:
     return str(name).upper() in _DIRECT
 
 
-def _blocks(args: tuple[Any, ...]) -> bool:
-    name = args[0]
-    if _direct(name):
-        return True
-    if name in ("XREAD", "XREADGROUP"):
-        return any(a in (b"BLOCK", "BLOCK", b"block", "block") for a in args[1:])
-    return False
+def _block_s(args: tuple[Any, ...]) -> float | None:
+    """How long an ``XREAD``/``XREADGROUP ... BLOCK ms`` may wait, in seconds; else None."""
+    if args[0] not in ("XREAD", "XREADGROUP"):
+        return None
+    for i, word in enumerate(args[1:-1], 1):
+        if word in (b"BLOCK", "BLOCK", b"block", "block"):
+            return int(args[i + 1]) / 1000
+    return None
 
 
 class _Script(AsyncScript):
@@ -111,12 +117,18 @@ class AutoPipelinedRedis(aioredis.Redis):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._queue: list[tuple[tuple[Any, ...], dict[str, Any], asyncio.Future[Any]]] = []
+        self._queue: list[Queued] = []
         self._flushing: set[asyncio.Task[None]] = set()
 
     async def execute_command(self, *args: Any, **options: Any) -> Any:
-        if _blocks(args):
+        if _direct(args[0]):
             return await super().execute_command(*args, **options)
+        block_s = _block_s(args)
+        if block_s is not None:  # a batch of its own: it holds its connection while it waits
+            (reply,) = await self._run([(args, options, None)], wait_s=block_s)
+            if isinstance(reply, Exception):
+                raise reply
+            return reply
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         if not self._queue:
@@ -134,9 +146,7 @@ class AutoPipelinedRedis(aioredis.Redis):
             self._flushing.add(task)
             task.add_done_callback(self._flushing.discard)
 
-    async def _send(
-        self, batch: list[tuple[tuple[Any, ...], dict[str, Any], asyncio.Future[Any]]]
-    ) -> None:
+    async def _send(self, batch: list[Queued]) -> None:
         live = [item for item in batch if not item[2].done()]  # callers that gave up
         if not live:
             return
@@ -156,31 +166,27 @@ class AutoPipelinedRedis(aioredis.Redis):
             else:
                 future.set_result(result)
 
-    async def _run(
-        self, live: list[tuple[tuple[Any, ...], dict[str, Any], asyncio.Future[Any]]]
-    ) -> list[Any]:
-        """Each command's reply, or the error it got, in order."""
+    async def _run(self, live: Sequence[Queued], wait_s: float = 0.0) -> list[Any]:
+        """Each command's reply, or the error it got, in order; the replies may take
+        ``wait_s`` (a blocking read's wait) beyond the connection's ``socket_timeout``."""
         pool = self.connection_pool
         connection = await pool.get_connection()
         try:
             return await connection.retry.call_with_retry(  # type: ignore[no-any-return]
-                lambda: self._exchange(connection, live),
+                lambda: self._exchange(connection, live, wait_s),
                 lambda _error: connection.disconnect(),
             )
         finally:
             await pool.release(connection)
 
-    async def _exchange(
-        self,
-        connection: Any,
-        live: list[tuple[tuple[Any, ...], dict[str, Any], asyncio.Future[Any]]],
-    ) -> list[Any]:
+    async def _exchange(self, connection: Any, live: Sequence[Queued], wait_s: float) -> list[Any]:
         """One write of every command (packed by hiredis, in C), then each reply read
         and parsed as ``Redis.parse_response`` parses it: what redis-py's pipeline does,
         without its command stack, its per-command Python packing and its bookkeeping.
 
-        The replies share one deadline, the connection's ``socket_timeout``, where
-        redis-py arms a timer for every reply (a tenth of a batch's CPU)."""
+        The replies share one deadline, the connection's ``socket_timeout`` (plus
+        ``wait_s``), where redis-py arms a timer for every reply (a tenth of a
+        batch's CPU)."""
         packed: list[bytes | DataError] = []
         for args, _, _ in live:
             try:
@@ -190,7 +196,8 @@ class AutoPipelinedRedis(aioredis.Redis):
         await connection.send_packed_command(b"".join(p for p in packed if isinstance(p, bytes)))
         replies: list[Any] = []
         try:
-            async with asyncio.timeout(connection.socket_timeout):
+            timeout = connection.socket_timeout
+            async with asyncio.timeout(None if timeout is None else timeout + wait_s):
                 for (args, options, _), command in zip(live, packed, strict=True):
                     if isinstance(command, DataError):
                         replies.append(command)

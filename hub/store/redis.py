@@ -502,10 +502,13 @@ class RedisStore:
 
     # -- rate limits -------------------------------------------------------------
     async def take_tokens(self, limits: Sequence[RateLimit]) -> bool:
-        keys = [self.keys.rate(limit.name) for limit in limits]
-        args = [str(value) for limit in limits for value in (limit.burst, limit.per_s)]
         async with redis_errors("take_tokens"):
-            return bool(await self._take_tokens(keys=keys, args=args))
+            return bool(await self.take_tokens_step(limits).apply())
+
+    def take_tokens_step(self, limits: Sequence[RateLimit]) -> ScriptStep:
+        keys = tuple(self.keys.rate(limit.name) for limit in limits)
+        args = tuple(str(value) for limit in limits for value in (limit.burst, limit.per_s))
+        return ScriptStep("take_tokens", self._take_tokens, keys, args)
 
     # -- hourly numbers ----------------------------------------------------------
     async def add_to_hour(self, hour: str, counts: Mapping[str, float], ttl_s: float) -> None:

@@ -28,8 +28,8 @@ __all__ = ["CallStep", "Chains", "ScriptStep", "Step"]
 
 @runtime_checkable
 class Step(Protocol):
-    async def apply(self) -> None:
-        """Make this write on its own (outside any commit)."""
+    async def apply(self) -> Any:
+        """Make this write on its own (outside any commit); what it returns."""
         ...
 
 
@@ -40,8 +40,8 @@ class CallStep:
     function: Callable[..., Awaitable[Any]]
     args: tuple[Any, ...] = ()
 
-    async def apply(self) -> None:
-        await self.function(*self.args)
+    async def apply(self) -> Any:
+        return await self.function(*self.args)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,13 +66,14 @@ class ScriptStep:
         """The client the script was registered on: a chain runs on that one only."""
         return self.script.registered_client  # type: ignore[return-value]
 
-    async def apply(self) -> None:
-        await self.script(keys=self.keys, args=self.args)
+    async def apply(self) -> Any:
+        return await self.script(keys=self.keys, args=self.args)
 
 
 # ARGV[1]: how many steps; then each step's name, key count and argument count;
 # then every step's arguments in turn (KEYS likewise). The first step guards: when
-# it returns 0, the chain stops there and returns 0. Otherwise it returns 1.
+# it returns 0, the chain stops there and returns {0}. Otherwise it returns {1,
+# what the last step returned}.
 _RUN = """
 local function part(t, first, n)
   local s = {}
@@ -80,14 +81,14 @@ local function part(t, first, n)
   return s
 end
 local n = tonumber(ARGV[1])
-local k, a = 1, 2 + 3 * n
+local k, a, result = 1, 2 + 3 * n, nil
 for i = 1, n do
   local name, nk, na = ARGV[3 * i - 1], tonumber(ARGV[3 * i]), tonumber(ARGV[3 * i + 1])
-  local result = steps[name](part(KEYS, k, nk), part(ARGV, a, na))
+  result = steps[name](part(KEYS, k, nk), part(ARGV, a, na))
   k, a = k + nk, a + na
-  if i == 1 and result == 0 then return 0 end
+  if i == 1 and result == 0 then return {0} end
 end
-return 1
+return {1, result}
 """
 
 
@@ -116,9 +117,10 @@ class Chains:
         """True if every step is a script on this client, so they can be chained."""
         return all(isinstance(s, ScriptStep) and s.redis is self.redis for s in steps)
 
-    async def run(self, steps: Sequence[ScriptStep]) -> Any:
+    async def run(self, steps: Sequence[ScriptStep]) -> tuple[bool, Any]:
         """Run ``steps`` in order, atomically. The first one guards: if it returns 0,
-        none of the others run and 0 is returned; else 1."""
+        none of the others run and ``(False, None)`` comes back; else ``(True, what the
+        last step returned)``."""
         bodies: dict[str, str] = {}
         keys: list[str] = []
         header: list[str | int | float] = [len(steps)]
@@ -129,7 +131,8 @@ class Chains:
             header += (step.name, len(step.keys), len(step.args))
             keys += step.keys
             args += step.args
-        return await self._script(bodies)(keys=keys, args=header + args)
+        reply = await self._script(bodies)(keys=keys, args=header + args)
+        return bool(reply[0]), (reply[1] if len(reply) > 1 else None)
 
     def _script(self, bodies: dict[str, str]) -> AsyncScript:
         signature = tuple(sorted(bodies))

@@ -9,8 +9,9 @@ import pytest
 
 from hub.conversation import TranscriptEntry
 from hub.envelope import InboundMessage, OutboundMessage
+from hub.errors import RateLimited
 from hub.ingress import Delivery, Entry, Fence, IngressLog, MemoryLog, Outbox, Work, partition_of
-from hub.store import MemoryStore, Store
+from hub.store import MemoryStore, RateLimit, Store
 
 PARTITIONS = 8
 
@@ -121,6 +122,21 @@ async def test_acked_entries_are_gone(log: IngressLog) -> None:
     assert await log.recover(entry.partition) == []
     assert (await log.stats()).pending == 0
     assert not await log.enqueue(work("hi", "m1"), 900)  # still a duplicate after the ack
+
+
+async def test_a_guard_takes_its_tokens_in_the_same_step_as_the_enqueue(log: IngressLog) -> None:
+    store = store_beside(log)
+    one = [RateLimit("session:s1", 1, 0.001)]  # one token, next to none refilled
+    assert await log.enqueue(work("hi", "m1"), 900, store.take_tokens_step(one))
+    with pytest.raises(RateLimited):
+        await log.enqueue(work("again", "m2"), 900, store.take_tokens_step(one))
+    assert await log.enqueue(work("again", "m2"), 900)  # not claimed when refused
+    assert [e.work.key for e in await read_all(log, 2) if e.work] == ["webchat:m1", "webchat:m2"]
+    # A duplicate costs its token too, as a resend should.
+    fresh = [RateLimit("session:s2", 2, 0.001)]
+    assert not await log.enqueue(work("hi", "m1"), 900, store.take_tokens_step(fresh))
+    assert await store.take_tokens(fresh)
+    assert not await store.take_tokens(fresh)
 
 
 async def test_a_retry_counts_a_delivery(log: IngressLog) -> None:

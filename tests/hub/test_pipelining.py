@@ -190,3 +190,18 @@ async def test_a_script_is_loaded_on_first_use_and_after_a_flush(client: AutoPip
     ]
     await client.script_flush()
     assert await script(keys=["k"], args=[1]) == ["k", "1"]
+
+
+async def test_a_blocking_read_may_wait_longer_than_the_socket_timeout(redis_url: str) -> None:
+    """``XREADGROUP ... BLOCK`` gets its block on top of ``socket_timeout`` to answer."""
+    async with AutoPipelinedRedis.from_url(redis_url, socket_timeout=0.2, decode_responses=True) as redis:
+        await redis.xgroup_create("s", "g", id="0", mkstream=True)
+        later = asyncio.get_running_loop().call_later(
+            0.5, lambda: asyncio.ensure_future(redis.xadd("s", {"f": "v"}))
+        )
+        try:
+            reply = await redis.xreadgroup("g", "c", {"s": ">"}, count=1, block=2000)
+        finally:
+            later.cancel()
+        assert reply[0][1][0][1] == {"f": "v"}  # parsed by redis-py's own callback
+        assert await redis.xreadgroup("g", "c", {"s": ">"}, count=1, block=300) == []
