@@ -35,6 +35,7 @@ import hiredis
 from redis import asyncio as aioredis
 from redis.client import EMPTY_RESPONSE, NEVER_DECODE
 from redis.commands.core import AsyncScript
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import DataError, NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -184,20 +185,20 @@ class AutoPipelinedRedis(aioredis.Redis):
         and parsed as ``Redis.parse_response`` parses it: what redis-py's pipeline does,
         without its command stack, its per-command Python packing and its bookkeeping.
 
-        The replies share one deadline, the connection's ``socket_timeout`` (plus
-        ``wait_s``), where redis-py arms a timer for every reply (a tenth of a
-        batch's CPU)."""
+        The write and the replies share one deadline, the connection's
+        ``socket_timeout`` (plus ``wait_s``), where redis-py arms a timer for every
+        reply and a task for the write (a tenth of a batch's CPU)."""
         packed: list[bytes | DataError] = []
         for args, _, _ in live:
             try:
                 packed.append(_pack(args))
             except DataError as exc:  # that caller's mistake; the others go out
                 packed.append(exc)
-        await connection.send_packed_command(b"".join(p for p in packed if isinstance(p, bytes)))
         replies: list[Any] = []
         try:
             timeout = connection.socket_timeout
             async with asyncio.timeout(None if timeout is None else timeout + wait_s):
+                await self._write(connection, b"".join(p for p in packed if isinstance(p, bytes)))
                 for (args, options, _), command in zip(live, packed, strict=True):
                     if isinstance(command, DataError):
                         replies.append(command)
@@ -210,6 +211,21 @@ class AutoPipelinedRedis(aioredis.Redis):
             await connection.disconnect(nowait=True)
             raise RedisTimeoutError(f"Timeout reading from {connection.host}:{connection.port}") from exc
         return replies
+
+    @staticmethod
+    async def _write(connection: Any, data: bytes) -> None:
+        """``send_packed_command`` under the batch's deadline: redis-py wraps the write in
+        ``asyncio.wait_for``, which on Python 3.11 makes a task per call."""
+        if not connection.is_connected:
+            await connection.connect()
+        try:
+            await connection._send_packed_command([data])
+        except OSError as exc:
+            await connection.disconnect(nowait=True)
+            raise RedisConnectionError(f"Error while writing to socket: {exc}") from exc
+        except BaseException:  # cancelled or timed out midway: the connection is out of step
+            await connection.disconnect(nowait=True)
+            raise
 
     async def _reply(self, connection: Any, command: str | bytes, options: dict[str, Any]) -> Any:
         """``Redis.parse_response`` for a read under the batch's deadline (no timer of its own)."""
