@@ -265,7 +265,9 @@ class Hub:
         """
         assert entry.work is not None
         started = time.perf_counter()
-        listeners = self._settled_listeners_of(entry)
+        is_message = entry.work.kind == "message"
+        channel = Address.parse(entry.address).channel if is_message else ""
+        listeners = self.settled_listeners.get(channel, []) if is_message else []
         with conversation_scope(entry.address):
             outbox = await self.log.outbox(entry) if entry.redelivered else None
             acked = False
@@ -289,8 +291,7 @@ class Hub:
                 await listener(entry.work.message(), outbox)
             if not acked:
                 await self.log.ack(entry)
-        if entry.work.kind == "message":
-            channel = Address.parse(entry.address).channel
+        if is_message:
             self.metrics.child(self.metrics.latency, channel).observe(time.perf_counter() - started)
         return True
 
@@ -311,11 +312,6 @@ class Hub:
                 delivery = dataclasses.replace(delivery, committed=True)
             kept.append(delivery)
         return Outbox(tuple(kept), fence.generation, transcribed=True), steps
-
-    def _settled_listeners_of(self, entry: Entry) -> list[SettledListener]:
-        if entry.work is None or entry.work.kind != "message":
-            return []
-        return self.settled_listeners.get(Address.parse(entry.address).channel, [])
 
     async def _decide_entry(self, entry: Entry) -> list[Delivery]:
         """Run the entry's work with every delivery collected, not sent."""
