@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -415,37 +415,29 @@ class WebchatAdapter:
         return newest if has_history else START
 
     async def _message(self, connection: Connection, session: str, frame: dict[str, Any]) -> None:
+        await self._take(connection, session, lambda: to_envelope(session, frame, self.config.max_chars))
+
+    async def _rate(self, connection: Connection, session: str, frame: dict[str, Any]) -> None:
+        """A 👍/👎 or 1-5 press: rate-limited like a message, then into the ingress."""
+        await self._take(connection, session, lambda: rating_envelope(session, frame))
+
+    async def _take(
+        self, connection: Connection, session: str, envelope_of: Callable[[], InboundMessage]
+    ) -> None:
         """Rate-limited per session and per client address (buckets in the store: no
         reconnect or new hello refills them; bad frames count too), then into the
         ingress: the tokens and the enqueue are one step."""
         limits = self._limits(connection.client_ip, session)
         try:
-            envelope = to_envelope(session, frame, self.config.max_chars)
+            envelope = envelope_of()
         except FrameError:
-            await self._count(limits)
+            if not await self.store.take_tokens(limits):
+                raise FrameError("rate_limited", RATE_LIMITED) from None
             raise
-        await self._submit(envelope, limits)
-
-    async def _rate(self, connection: Connection, session: str, frame: dict[str, Any]) -> None:
-        """A 👍/👎 or 1-5 press: rate-limited like a message, then into the ingress."""
-        limits = self._limits(connection.client_ip, session)
-        try:
-            press = rating_envelope(session, frame)
-        except FrameError:
-            await self._count(limits)
-            raise
-        await self._submit(press, limits)
-
-    async def _submit(self, envelope: InboundMessage, limits: list[RateLimit]) -> None:
         try:
             await self.ingress.submit(envelope, limits)
         except RateLimited:
             raise FrameError("rate_limited", RATE_LIMITED) from None
-
-    async def _count(self, limits: list[RateLimit]) -> None:
-        """A bad frame takes its tokens too; with none left, it is told it is limited."""
-        if not await self.store.take_tokens(limits):
-            raise FrameError("rate_limited", RATE_LIMITED)
 
     def _limits(self, client_ip: str, session: str) -> list[RateLimit]:
         config = self.config

@@ -88,7 +88,7 @@ class RedisSessionBus:
     async def publish(self, session: str, frame: Frame) -> str:
         step = self.publish_step(session, frame)
         async with redis_errors("webchat publish"):
-            position = await self._publish(keys=step.keys, args=step.args)
+            position = await step.apply()
         return str(position)
 
     def publish_step(self, session: str, frame: Frame) -> ScriptStep:

@@ -106,16 +106,11 @@ class RedisLog:
         async with redis_errors("enqueue"):
             if guard is None:
                 entry_id = await self._enqueue(keys=keys, args=args)
-            elif self._chains.takes([guard]):
-                passed, entry_id = await self._chains.run(
-                    [guard, ScriptStep("enqueue", self._enqueue, keys, args)]  # type: ignore[list-item]
-                )
+            else:
+                enqueue = ScriptStep("enqueue", self._enqueue, keys, args)
+                passed, entry_id = await self._chains.run([guard, enqueue])
                 if not passed:
                     raise RateLimited("no token left for this work")
-            else:
-                if not await guard.apply():
-                    raise RateLimited("no token left for this work")
-                entry_id = await self._enqueue(keys=keys, args=args)
         return entry_id is not None
 
     # -- out -----------------------------------------------------------------------
@@ -257,14 +252,8 @@ class RedisLog:
         kept = ScriptStep("commit", self._commit, keys, args)
         acked = [self._ack_step(entry)] if ack else []
         async with redis_errors("commit"):
-            if self._chains.takes(steps):
-                done, _ = await self._chains.run([kept, *steps, *acked])  # type: ignore[list-item]
-                return done
-            if not await self._commit(keys=keys, args=args):
-                return False
-            for step in [*steps, *acked]:
-                await step.apply()
-        return True
+            done, _ = await self._chains.run([kept, *steps, *acked])
+        return done
 
     def _ack_step(self, entry: Entry) -> ScriptStep:
         stream = self.keys.ingress(entry.partition)

@@ -10,15 +10,15 @@ transcript lines, publish a webchat frame and ack the entry. Each of those is a
 - :class:`CallStep` is a coroutine call, for the in-memory implementations: the
   memory log awaits each in turn.
 
-Either kind can also be applied on its own (``apply``), which is what a log does
-with a step it cannot chain.
+Either kind can also be applied on its own (``apply``): :meth:`Chains.run` applies
+the steps in turn when they cannot be chained, with the same guard.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol
 
 from redis import asyncio as aioredis
 from redis.commands.core import AsyncScript
@@ -26,7 +26,6 @@ from redis.commands.core import AsyncScript
 __all__ = ["CallStep", "Chains", "ScriptStep", "Step"]
 
 
-@runtime_checkable
 class Step(Protocol):
     async def apply(self) -> Any:
         """Make this write on its own (outside any commit); what it returns."""
@@ -113,20 +112,24 @@ class Chains:
         self.redis = redis
         self._scripts: dict[tuple[str, ...], AsyncScript] = {}
 
-    def takes(self, steps: Sequence[Step]) -> bool:
-        """True if every step is a script on this client, so they can be chained."""
-        return all(isinstance(s, ScriptStep) and s.redis is self.redis for s in steps)
-
-    async def run(self, steps: Sequence[ScriptStep]) -> tuple[bool, Any]:
-        """Run ``steps`` in order, atomically. The first one guards: if it returns 0,
+    async def run(self, steps: Sequence[Step]) -> tuple[bool, Any]:
+        """Run ``steps`` in order. The first one guards: if it returns 0 (or false),
         none of the others run and ``(False, None)`` comes back; else ``(True, what the
-        last step returned)``."""
+        last step returned)``.
+
+        When every step is a script on this client, that is one atomic command.
+        Otherwise (an in-memory step, or one on another client) each is applied in
+        turn, which keeps the order and the guard but not the atomicity."""
+        if not all(isinstance(s, ScriptStep) and s.redis is self.redis for s in steps):
+            return await _in_turn(steps)
         bodies: dict[str, str] = {}
         keys: list[str] = []
         header: list[str | int | float] = [len(steps)]
         args: list[str | int | float] = []
         for step in steps:
-            if bodies.setdefault(step.name, step.lua) != step.lua:
+            assert isinstance(step, ScriptStep)
+            lua = step.lua
+            if bodies.setdefault(step.name, lua) != lua:
                 raise ValueError(f"two different scripts are both named {step.name!r}")
             header += (step.name, len(step.keys), len(step.args))
             keys += step.keys
@@ -140,3 +143,12 @@ class Chains:
         if script is None:
             script = self._scripts[signature] = self.redis.register_script(chain_script(bodies))
         return script
+
+
+async def _in_turn(steps: Sequence[Step]) -> tuple[bool, Any]:
+    result: Any = None
+    for i, step in enumerate(steps):
+        result = await step.apply()
+        if i == 0 and not result:
+            return False, None
+    return True, result

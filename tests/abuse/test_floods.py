@@ -99,3 +99,16 @@ async def test_x_forwarded_for_counts_only_from_a_trusted_proxy() -> None:
     async with running_hub(make_config(server=server)) as hub, aiohttp.ClientSession() as http:
         async with http.ws_connect(f"{hub.url}/ws", headers={"X-Forwarded-For": "203.0.113.7"}):
             assert await _close_code(hub.url, "198.51.100.9") == 1013  # a header is not an address
+
+
+async def test_bad_frames_take_tokens_too() -> None:
+    """A flood of empty messages is refused for being empty, then for being a flood,
+    and it leaves no token for a good message after it."""
+    async with running_hub(config(rate_limit_burst=3, rate_limit_per_s=0.01)) as hub:
+        async with WebchatClient.connect(hub.url) as chat:
+            codes = []
+            for i in range(4):
+                await chat.send({"type": "message", "id": f"e{i}", "text": "   "})
+                codes.append((await chat.expect("error", reply_to=f"e{i}"))["code"])
+            assert codes == ["empty_text"] * 3 + ["rate_limited"]
+            assert await _taken(chat, 1, "good") == ["rate_limited"]
