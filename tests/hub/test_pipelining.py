@@ -1,10 +1,14 @@
-"""AutoPipelinedRedis on a real redis-server: concurrent commands share round trips."""
+"""AutoPipelinedRedis on a real redis-server: concurrent commands share round trips on
+one connection. Faults the real server cannot be made to show on cue (a connection
+dropped with replies due, replies that never come) come from a small fake that
+speaks the protocol."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
 
+import hiredis
 import pytest
 from redis import asyncio as aioredis
 from redis.asyncio.lock import Lock
@@ -205,3 +209,117 @@ async def test_a_blocking_read_may_wait_longer_than_the_socket_timeout(redis_url
             later.cancel()
         assert reply[0][1][0][1] == {"f": "v"}  # parsed by redis-py's own callback
         assert await redis.xreadgroup("g", "c", {"s": ">"}, count=1, block=300) == []
+
+
+async def test_every_pipelined_command_shares_one_connection(
+    client: AutoPipelinedRedis, redis_url: str
+) -> None:
+    for _ in range(3):
+        await asyncio.gather(*(client.incr(f"n{i}") for i in range(50)))
+    async with aioredis.Redis.from_url(redis_url) as probe:
+        clients = [c for c in await probe.client_list() if c["cmd"] != "client|list"]
+    assert len(clients) == 1, clients
+
+
+async def test_batches_queued_while_connecting_go_out_in_order(client: AutoPipelinedRedis) -> None:
+    first = asyncio.create_task(client.rpush("list", "a"))
+    await asyncio.sleep(0)  # the first batch is flushed and waits for the connection
+    second = asyncio.create_task(client.rpush("list", "b"))
+    await asyncio.sleep(0)
+    third = asyncio.create_task(client.rpush("list", "c"))
+    await asyncio.gather(first, second, third)
+    assert await client.lrange("list", 0, -1) == ["a", "b", "c"]
+
+
+async def test_a_killed_connection_is_replaced_by_the_next_command(
+    client: AutoPipelinedRedis, redis_url: str
+) -> None:
+    await client.set("k", "1")
+    async with aioredis.Redis.from_url(redis_url) as probe:
+        await probe.client_kill_filter(_type="normal", skipme=True)
+    for _ in range(50):  # the reader sees the connection close
+        await asyncio.sleep(0.01)
+        if not client._pipe.ready:
+            break
+    assert await client.get("k") == "1"
+
+
+class _FakeRedis:
+    """Answers redis-py's connection handshake, then does to every later command what
+    the test says: ``close`` the connection, ``swallow`` it (no reply, ever), or
+    answer ``+OK`` after a RESP3 ``push`` message (what client tracking sends)."""
+
+    def __init__(self, then: str) -> None:
+        self.then = then
+        self.commands: list[list[bytes]] = []
+        self.server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> str:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return f"redis://127.0.0.1:{self.server.sockets[0].getsockname()[1]}/0"
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.server is not None
+        self.server.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        parser = hiredis.Reader()
+        while data := await reader.read(65536):
+            parser.feed(data)
+            while (command := parser.gets()) is not False:
+                if command[0].upper() == b"HELLO":  # the handshake: RESP3, then SETINFO
+                    writer.write(b"%1\r\n+proto\r\n:3\r\n")
+                    continue
+                if command[0].upper() == b"CLIENT":
+                    writer.write(b"+OK\r\n")
+                    continue
+                self.commands.append(command)
+                if self.then == "close":
+                    writer.close()
+                    return
+                if self.then == "push":
+                    writer.write(b">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nk\r\n+OK\r\n")
+
+
+async def test_a_connection_lost_with_replies_due_fails_their_callers_only() -> None:
+    fake = _FakeRedis(then="close")
+    async with fake as url:
+        redis = AutoPipelinedRedis.from_url(url, socket_timeout=0.5)
+        try:
+            results = await asyncio.gather(redis.get("a"), redis.get("b"), return_exceptions=True)
+            assert all(isinstance(r, RedisConnectionError) for r in results), results
+            assert [c[0] for c in fake.commands] == [b"GET"]  # written, then the drop
+            fake.then = "swallow"  # the next command connects again
+            with pytest.raises(RedisTimeoutError):
+                await asyncio.wait_for(redis.get("c"), 5)
+        finally:
+            await redis.aclose()
+
+
+async def test_replies_that_never_come_time_out_on_one_timer() -> None:
+    """The handshake is answered, then nothing: every caller hears redis-py's
+    TimeoutError after about ``socket_timeout``, not one per reply."""
+    async with _FakeRedis(then="swallow") as url:
+        redis = AutoPipelinedRedis.from_url(url, socket_timeout=0.3)
+        try:
+            await asyncio.sleep(0)
+            started = asyncio.get_running_loop().time()
+            first = asyncio.create_task(redis.get("a"))
+            await asyncio.sleep(0.1)  # a later batch, on the same connection
+            results = await asyncio.gather(
+                first, redis.get("b"), redis.get("c"), return_exceptions=True
+            )
+            elapsed = asyncio.get_running_loop().time() - started
+            assert all(isinstance(r, RedisTimeoutError) for r in results), results
+            assert elapsed < 1.5, elapsed
+        finally:
+            await redis.aclose()
+
+
+async def test_a_push_message_is_nobodys_reply() -> None:
+    async with _FakeRedis(then="push") as url:
+        redis = AutoPipelinedRedis.from_url(url, socket_timeout=2)
+        try:
+            assert await asyncio.gather(redis.set("a", "1"), redis.set("b", "2")) == [True, True]
+        finally:
+            await redis.aclose()
