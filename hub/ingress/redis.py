@@ -3,7 +3,9 @@
 - ``enqueue`` is one Lua script: ``SET NX`` of the dedupe key and ``XADD``, so a
   claim never exists without its work (chained after a guard, the rate limits,
   when there is one).
-- Only the lease holder of a partition reads it (``XREADGROUP ... >``); a new
+- Only the lease holder of a partition reads it (``XREADGROUP ... >``, pipelined
+  with the other commands; only a read that finds nothing waits, with ``BLOCK``,
+  on a connection of its own); a new
   holder first takes back the old one's pending entries (``XAUTOCLAIM`` from
   ``0-0`` with no idle time: the lease, not a timer, says the old owner is gone,
   so slow work is never claimed twice).
@@ -85,6 +87,7 @@ class RedisLog:
         self._commit = redis.register_script(_COMMIT)
         self._ack = redis.register_script(_ACK)
         self._chains = Chains(redis)
+        self._reads: tuple[Any, Any] = (None, None)  # the last partitions read, and their commands
 
     # -- set-up --------------------------------------------------------------------
     async def create_groups(self, partitions: Collection[int] | None = None) -> None:
@@ -115,22 +118,40 @@ class RedisLog:
 
     # -- out -----------------------------------------------------------------------
     async def read(self, partitions: Collection[int], count: int, block_s: float) -> list[Entry]:
+        """New entries of ``partitions``. A read that finds some (most, under load) goes
+        out pipelined with the other commands; only when there is nothing does the log
+        wait for entries, with ``BLOCK``, on a connection of its own."""
         if not partitions:
             return []
-        streams = {self.keys.ingress(p): ">" for p in sorted(partitions)}
-        block = _ms(block_s) if block_s > 0 else None
+        now, blocking = self._read_commands(frozenset(partitions), count, _ms(block_s))
         async with redis_errors("read"):
             try:
-                reply = await self._read(streams, count, block)
+                reply = await self._read(now, blocking if block_s > 0 else None)
             except ResponseError as exc:
                 if "NOGROUP" not in str(exc):
                     raise
                 await self.create_groups(partitions)  # Redis lost its data (a restart)
-                reply = await self._read(streams, count, block)
+                reply = await self._read(now, blocking if block_s > 0 else None)
         return [entry for stream, rows in reply or () for entry in self._entries(stream, rows)]
 
-    async def _read(self, streams: dict[str, str], count: int, block: int | None) -> Any:
-        return await self.redis.xreadgroup(GROUP, self.consumer, streams, count=count, block=block)
+    async def _read(self, now: tuple[Any, ...], blocking: tuple[Any, ...] | None) -> Any:
+        reply = await self.redis.execute_command(*now)
+        if not reply and blocking is not None:
+            reply = await self.redis.execute_command(*blocking)
+        return reply
+
+    def _read_commands(
+        self, partitions: frozenset[int], count: int, block_ms: int
+    ) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        """``XREADGROUP`` of these partitions, without and with ``BLOCK``: built once per
+        set of partitions (it changes only when a lease does), not once per read."""
+        key = (partitions, count, block_ms)
+        if self._reads[0] != key:
+            streams = [self.keys.ingress(p) for p in sorted(partitions)]
+            head = ("XREADGROUP", "GROUP", GROUP, self.consumer, "COUNT", count)
+            tail = ("STREAMS", *streams, *(">" for _ in streams))
+            self._reads = (key, (head + tail, (*head, "BLOCK", block_ms, *tail)))
+        return self._reads[1]
 
     def _entries(
         self, stream: str, rows: Sequence[Any], deliveries: dict[str, int] | None = None

@@ -13,6 +13,7 @@ from hub.envelope import InboundMessage, OutboundMessage
 from hub.ingress import Delivery, Fence, Outbox, ProcessInfo, RedisLeader, RedisLeases, Work
 from hub.ingress.redis import RedisLog
 from hub.store.keys import Keys
+from hub.store.pipelining import AutoPipelinedRedis
 from hub.store.redis import RedisStore
 from hub.store.steps import CallStep
 
@@ -215,3 +216,26 @@ async def test_entries_with_the_same_id_in_two_partitions_are_both_processed(
     finally:
         await consumer.stop(1)
     assert sorted(done) == ["one", "two"]
+
+
+async def test_a_read_that_finds_entries_does_not_wait_on_a_connection_of_its_own(
+    redis_url: str, log: RedisLog, client: aioredis.Redis
+) -> None:
+    """Under load a read finds entries: it goes out pipelined with the other commands.
+    Only a read that finds nothing blocks, on a pooled connection of its own."""
+    redis = AutoPipelinedRedis.from_url(redis_url, decode_responses=True, client_name="hub")
+    pipelined = RedisLog(redis, "c1", partitions=PARTITIONS)
+    try:
+        await pipelined.enqueue(work("m1"), 900)
+        (first,) = await pipelined.read(range(PARTITIONS), 10, 5.0)
+        assert first.work is not None and first.work.key == work("m1").key
+        names = [c["name"] for c in await client.client_list()]
+        assert names.count("hub") == 1, names  # the pipelined connection only
+        waiting = asyncio.create_task(pipelined.read(range(PARTITIONS), 10, 5.0))
+        await asyncio.sleep(0.3)
+        assert not waiting.done()
+        await pipelined.enqueue(work("m2"), 900)
+        (second,) = await asyncio.wait_for(waiting, 5)
+        assert second.work is not None and second.work.key == work("m2").key
+    finally:
+        await redis.aclose()
