@@ -5,8 +5,8 @@ client pipelines with others): XADD to the session's outbox (exact MAXLEN),
 PEXPIRE, and PUBLISH of a wake-up on the session's channel. The wake-up carries
 the frame, its stream id and the id it follows (``+<after> <id> <frame JSON>``),
 so a socket that has everything up to ``after`` sends it without reading the
-stream. Each process holds one pub/sub connection, subscribed to the channels of
-the sessions it has sockets for. A wake-up can be lost (pub/sub keeps nothing),
+stream. Each process holds one pub/sub connection (:mod:`hub.store.subscriber`),
+subscribed to the channels of the sessions it has sockets for. A wake-up can be lost (pub/sub keeps nothing),
 so the stream stays the record: when the subscription is confirmed, and again
 after every reconnection, each listener reads the stream from its own cursor and
 so catches up on whatever was published while it was not subscribed; a socket
@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from contextlib import suppress
 from typing import Any
 
 from redis import asyncio as aioredis
@@ -37,6 +36,7 @@ from hub import codec
 from hub.store.keys import Keys
 from hub.store.redis import redis_errors
 from hub.store.steps import ScriptStep
+from hub.store.subscriber import Subscriber
 from hub.tasks import stop_tasks
 
 __all__ = ["RedisSessionBus"]
@@ -78,8 +78,7 @@ class RedisSessionBus:
         self._listeners: dict[str, set[Listener]] = {}
         self._channels: dict[str, str] = {}  # channel -> session, for every listened session
         self._confirmed: set[str] = set()  # channels whose subscription Redis confirmed
-        self._pubsub: Any = None  # redis.asyncio.client.PubSub while connected
-        self._commands = asyncio.Lock()  # one (un)subscribe at a time on the connection
+        self._subscriber: Subscriber | None = None  # while connected
         self._wanted = asyncio.Event()  # set once there is something to listen to
         self._reader: asyncio.Task[None] | None = None
         self._down = False  # the subscription was lost and is not back yet
@@ -128,7 +127,7 @@ class RedisSessionBus:
             return
         self._channels[channel] = session
         self._wanted.set()
-        await self._command("subscribe", channel)
+        self._command("subscribe", channel)
 
     async def unlisten(self, session: str, listener: Listener) -> None:
         listeners = self._listeners.get(session)
@@ -141,21 +140,17 @@ class RedisSessionBus:
         channel = self.keys.webchat_wake(session)
         self._channels.pop(channel, None)
         self._confirmed.discard(channel)
-        await self._command("unsubscribe", channel)
+        self._command("unsubscribe", channel)
 
-    async def _command(self, name: str, channel: str) -> None:
+    def _command(self, name: str, channel: str) -> None:
         """(Un)subscribe on the live connection; without one the reader does it on connecting."""
-        async with self._commands:
-            pubsub = self._pubsub
-            if pubsub is None:
-                return
-            try:
-                await getattr(pubsub, name)(channel)
-            except (RedisError, OSError) as exc:
-                logger.info("webchat: %s deferred until Redis is back: %s", name, exc)
-            except AttributeError as exc:  # redis-py tore the connection down under us
-                logger.info("webchat: %s deferred, the subscription is reconnecting (%s)",
-                            name, exc)
+        subscriber = self._subscriber
+        if subscriber is None:
+            return
+        try:
+            getattr(subscriber, name)(channel)
+        except (RedisError, OSError) as exc:
+            logger.info("webchat: %s deferred until Redis is back: %s", name, exc)
 
     # -- the reader --------------------------------------------------------------
     async def start(self) -> None:
@@ -180,9 +175,10 @@ class RedisSessionBus:
                         continue
                     await self._connect()
                     continue
-                # Waits for the next message with no timer: one per message was a third
-                # of this reader's CPU. A dropped connection (Redis restarted) raises.
-                message = await self._pubsub.get_message(timeout=None)
+                # Waits for what comes next, with no timer. A dropped connection
+                # (Redis restarted) raises.
+                assert self._subscriber is not None
+                messages = await self._subscriber.read()
             except (RedisError, OSError) as exc:
                 self._lost(exc, backoff)
                 await self._disconnect()
@@ -190,11 +186,11 @@ class RedisSessionBus:
                 backoff = min(MAX_BACKOFF_S, backoff * 2)
                 continue
             backoff = 0.1
-            if message is not None:
+            for message in messages:
                 self._dispatch(message)
 
     def _connected(self) -> bool:
-        return self._pubsub is not None and self._pubsub.connection is not None
+        return self._subscriber is not None and self._subscriber.connected
 
     def _lost(self, exc: BaseException, backoff: float) -> None:
         log = logger.warning if not self._down else logger.debug
@@ -204,22 +200,20 @@ class RedisSessionBus:
     async def _connect(self) -> None:
         """A fresh pub/sub connection, subscribed to every listened channel."""
         await self._disconnect()
-        async with self._commands:
-            self._pubsub = self.redis.pubsub()
-            channels = list(self._channels)
-            if channels:
-                await self._pubsub.subscribe(*channels)
+        subscriber = Subscriber(self.redis.connection_pool)
+        await subscriber.connect()
+        channels = list(self._channels)  # from here on, listen() subscribes on it itself
+        subscriber.subscribe(*channels)
+        self._subscriber = subscriber
         if self._down:
             logger.info("webchat: resubscribed to %d session channel(s); catching up", len(channels))
         self._down = False
 
     async def _disconnect(self) -> None:
-        async with self._commands:  # never while a (un)subscribe is on the connection
-            pubsub, self._pubsub = self._pubsub, None
+        subscriber, self._subscriber = self._subscriber, None
         self._confirmed.clear()
-        if pubsub is not None:
-            with suppress(RedisError, OSError):
-                await pubsub.aclose()
+        if subscriber is not None:
+            await subscriber.close()
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         channel = message.get("channel")

@@ -45,7 +45,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import DataError, InvalidResponse, NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-__all__ = ["AutoPipelinedRedis"]
+__all__ = ["NOT_ENOUGH_DATA", "AutoPipelinedRedis", "hiredis_reader", "pack"]
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ _Sent = tuple["asyncio.Future[Any]", "str | bytes", dict[str, Any], float]
 
 _NOT_FOR_CALLBACKS = frozenset({NEVER_DECODE, EMPTY_RESPONSE, "keys"})  # as parse_response pops
 
-_NOT_ENOUGH_DATA = object()  # what the hiredis reader returns when no whole reply has come
+NOT_ENOUGH_DATA = object()  # what the hiredis reader returns when no whole reply has come
 _PUSH = getattr(hiredis, "PushNotification", None)  # a RESP3 push (hiredis 3.2 and later)
 
 _DIRECT = frozenset({
@@ -73,7 +73,7 @@ def _head(name: str | bytes) -> tuple[bytes, ...]:
     return tuple(name.encode().split() if isinstance(name, str) else name.split())
 
 
-def _pack(args: tuple[Any, ...]) -> bytes:
+def pack(args: tuple[Any, ...]) -> bytes:
     """One command in the Redis protocol, as redis-py's ``HiredisRespSerializer`` packs it.
     Arguments are str, bytes, int or float, as redis-py's encoder takes them (and
     memoryview or bytearray, copied); anything else is redis-py's ``DataError``."""
@@ -85,6 +85,19 @@ def _pack(args: tuple[Any, ...]) -> bytes:
             return hiredis.pack_command(_head(args[0]) + rest)  # type: ignore[no-any-return]
         except TypeError:
             raise DataError(str(exc)) from exc
+
+
+def hiredis_reader(connection: Any) -> Any:
+    """A hiredis reader for replies on ``connection``, as redis-py's own parser makes it
+    (its errors, its decoding); incomplete input gives :data:`NOT_ENOUGH_DATA`."""
+    kwargs: dict[str, Any] = {
+        "protocolError": InvalidResponse, "replyError": BaseParser.parse_error,
+        "notEnoughData": NOT_ENOUGH_DATA,
+    }
+    encoder = connection.encoder
+    if encoder.decode_responses:
+        kwargs.update(encoding=encoder.encoding, errors=encoder.encoding_errors)
+    return hiredis.Reader(**kwargs)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -160,7 +173,7 @@ class _Pipe:
             if future.done():  # the caller gave up before it went out
                 continue
             try:
-                packed.append(_pack(args))
+                packed.append(pack(args))
             except DataError as exc:  # that caller's mistake; the others go out
                 future.set_exception(exc)
                 continue
@@ -188,14 +201,7 @@ class _Pipe:
 
     async def _connect(self) -> None:
         connection = await self._redis.connection_pool.get_connection()
-        kwargs: dict[str, Any] = {
-            "protocolError": InvalidResponse, "replyError": BaseParser.parse_error,
-            "notEnoughData": _NOT_ENOUGH_DATA,
-        }
-        encoder = connection.encoder
-        if encoder.decode_responses:
-            kwargs.update(encoding=encoder.encoding, errors=encoder.encoding_errors)
-        self._connection, self._parser = connection, hiredis.Reader(**kwargs)
+        self._connection, self._parser = connection, hiredis_reader(connection)
         self._writer, self._timeout = connection._writer, connection.socket_timeout
         self._reading = asyncio.create_task(
             self._read_forever(connection._reader), name="redis-pipe-reader"
@@ -223,7 +229,7 @@ class _Pipe:
         while waiting:
             future, command, options, _ = waiting[0]
             reply = parser.gets(NEVER_DECODE not in options)
-            if reply is _NOT_ENOUGH_DATA:
+            if reply is NOT_ENOUGH_DATA:
                 return
             if _PUSH is not None and isinstance(reply, _PUSH):  # RESP3 push: no one's reply
                 logger.debug("push message on the pipelined connection: %r", reply)
@@ -365,7 +371,7 @@ class AutoPipelinedRedis(aioredis.Redis):
         parses it, the write and the read under one deadline: the connection's
         ``socket_timeout`` plus the read's block (redis-py arms a timer for the read
         and makes a task for the write)."""
-        command = _pack(args)
+        command = pack(args)
         timeout = connection.socket_timeout
         try:
             async with asyncio.timeout(None if timeout is None else timeout + wait_s):
