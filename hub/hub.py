@@ -275,7 +275,10 @@ class Hub:
                 outbox, steps = self._outbox_of(await self._decide_entry(entry), fence)
                 acked = not listeners and all(d.committed for d in outbox.deliveries)
                 ttl = self.config.store.dedupe_ttl_s
-                if not await self.log.commit(entry, outbox, fence, ttl, steps, ack=acked):
+                # Acked with its commit, the entry can only come back as a retry of a
+                # commit whose answer was lost: the record that it is done will do.
+                kept = Outbox((), outbox.generation, transcribed=True) if acked else outbox
+                if not await self.log.commit(entry, kept, fence, ttl, steps, ack=acked):
                     self.metrics.fenced.inc()
                     logger.warning("partition %d has a new owner; entry %s left to it",
                                    entry.partition, entry.id)

@@ -100,6 +100,9 @@ def chain_script(bodies: dict[str, str]) -> str:
     return "local steps = {}\n" + functions + _RUN
 
 
+MAX_SEQUENCES = 256  # sequences of step scripts remembered (a handful in practice)
+
+
 class Chains:
     """Runs a sequence of script steps as one command, on the client they belong to.
 
@@ -111,6 +114,7 @@ class Chains:
     def __init__(self, redis: aioredis.Redis) -> None:
         self.redis = redis
         self._scripts: dict[tuple[str, ...], AsyncScript] = {}
+        self._chained: dict[tuple[Any, ...], AsyncScript] = {}  # the steps' scripts, in order
 
     async def run(self, steps: Sequence[Step]) -> tuple[bool, Any]:
         """Run ``steps`` in order. The first one guards: if it returns 0 (or false),
@@ -120,22 +124,38 @@ class Chains:
         When every step is a script on this client, that is one atomic command.
         Otherwise (an in-memory step, or one on another client) each is applied in
         turn, which keeps the order and the guard but not the atomicity."""
-        if not all(isinstance(s, ScriptStep) and s.redis is self.redis for s in steps):
+        script = self._chain_of(steps)
+        if script is None:
             return await _in_turn(steps)
-        bodies: dict[str, str] = {}
-        keys: list[str] = []
         header: list[str | int | float] = [len(steps)]
+        keys: list[str] = []
         args: list[str | int | float] = []
         for step in steps:
             assert isinstance(step, ScriptStep)
-            lua = step.lua
-            if bodies.setdefault(step.name, lua) != lua:
-                raise ValueError(f"two different scripts are both named {step.name!r}")
             header += (step.name, len(step.keys), len(step.args))
             keys += step.keys
             args += step.args
-        reply = await self._script(bodies)(keys=keys, args=header + args)
+        reply = await script(keys=keys, args=header + args)
         return bool(reply[0]), (reply[1] if len(reply) > 1 else None)
+
+    def _chain_of(self, steps: Sequence[Step]) -> AsyncScript | None:
+        """The chained script for these steps' scripts, found once per sequence of them;
+        None when they cannot be chained."""
+        sequence = tuple(getattr(step, "script", None) for step in steps)
+        script = self._chained.get(sequence)
+        if script is not None:
+            return script
+        if not all(isinstance(s, ScriptStep) and s.redis is self.redis for s in steps):
+            return None
+        bodies: dict[str, str] = {}
+        for step in steps:
+            assert isinstance(step, ScriptStep)
+            if bodies.setdefault(step.name, step.lua) != step.lua:
+                raise ValueError(f"two different scripts are both named {step.name!r}")
+        if len(self._chained) >= MAX_SEQUENCES:
+            self._chained.clear()
+        script = self._chained[sequence] = self._script(bodies)
+        return script
 
     def _script(self, bodies: dict[str, str]) -> AsyncScript:
         signature = tuple(sorted(bodies))

@@ -14,7 +14,7 @@ import pytest
 
 from adapters.webchat.bus import START
 from hub.envelope import InboundMessage
-from hub.ingress import Outbox
+from hub.ingress import Entry, Outbox, Work
 from tests.harness import WebchatClient, make_config, running_hub
 
 RULES = [{"name": "ping", "pattern": "^ping$", "action": "reply", "text": "pong"}]
@@ -49,3 +49,20 @@ async def test_a_retried_entry_does_not_send_its_committed_reply_again(
     assert [f["text"] for _, f in frames if f["type"] == "message"] == ["pong"]  # published once
     assert settled == [("ping", True), ("ping", True)]  # retried, from the kept outbox
     assert [(e.sender, e.text) for e in transcript] == [("customer", "ping"), ("bot", "pong")]
+
+
+@pytest.mark.parametrize("store", ["memory", "redis"])
+async def test_a_commit_that_acks_keeps_only_the_record_that_it_is_done(
+    store: str, request: pytest.FixtureRequest
+) -> None:
+    """Acked in its own commit, an entry can come back only as the retry of a commit
+    whose answer was lost; that retry must find it done and send nothing, and needs
+    no copy of the replies (their frames and transcript lines are already written)."""
+    url = "memory://" if store == "memory" else request.getfixturevalue("redis_url")
+    async with running_hub(make_config(rules=RULES, store={"url": url})) as service:
+        async with WebchatClient.connect(service.url) as customer:
+            assert (await customer.say("ping", id="q1"))["text"] == "pong"
+            message = InboundMessage("webchat", customer.session_id, "u", f"{customer.session_id}/q1", "ping")
+            work = Work.of_message(message)
+            kept = await service.hub.log.outbox(Entry("0-0", 0, work, deliveries=2))
+    assert kept is not None and kept.deliveries == () and kept.transcribed
