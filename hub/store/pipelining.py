@@ -126,10 +126,9 @@ class _Script(AsyncScript):
         if client is not None:
             return await super().__call__(keys, args, client)
         keys = keys or ()
+        command = ("EVALSHA", self.sha, len(keys), *keys, *(args or ()))
         try:
-            return await self.registered_client.execute_command(
-                "EVALSHA", self.sha, len(keys), *keys, *(args or ())
-            )
+            return await self.registered_client._pipelined(command, {})
         except NoScriptError:  # not loaded yet (or Redis restarted): redis-py loads it
             return await super().__call__(keys, args)
 
@@ -305,12 +304,16 @@ class AutoPipelinedRedis(aioredis.Redis):
         block_s = _block_s(args)
         if block_s is not None:  # on a connection of its own: it holds it while it waits
             return await self._blocking(args, options, block_s)
+        return await self._pipelined(args, options)
+
+    def _pipelined(self, args: tuple[Any, ...], options: dict[str, Any]) -> asyncio.Future[Any]:
+        """Queue a command for this turn's batch; its reply comes in the future."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         if not self._queue:
             loop.call_soon(self._flush)
         self._queue.append((args, options, future))
-        return await future
+        return future
 
     def register_script(self, script: Any) -> AsyncScript:
         return _Script(self, script)

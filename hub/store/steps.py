@@ -69,20 +69,19 @@ class ScriptStep:
         return await self.script(keys=self.keys, args=self.args)
 
 
-# ARGV[1]: how many steps; then each step's name, key count and argument count;
-# then every step's arguments in turn (KEYS likewise). The first step guards: when
-# it returns 0, the chain stops there and returns {0}. Otherwise it returns {1,
-# what the last step returned}.
+# ARGV[1]: each step's name, key count and argument count, space-separated ("commit 3
+# 4 ack 1 2": one argument, not three per step); then every step's arguments in turn
+# (KEYS likewise). The first step guards: when it returns 0, the chain stops there
+# and returns {0}. Otherwise it returns {1, what the last step returned}.
 _RUN = """
 local function part(t, first, n)
   local s = {}
   for i = 1, n do s[i] = t[first + i - 1] end
   return s
 end
-local n = tonumber(ARGV[1])
-local k, a, result = 1, 2 + 3 * n, nil
-for i = 1, n do
-  local name, nk, na = ARGV[3 * i - 1], tonumber(ARGV[3 * i]), tonumber(ARGV[3 * i + 1])
+local k, a, i, result = 1, 2, 0, nil
+for name, nk, na in string.gmatch(ARGV[1], '(%S+) (%d+) (%d+)') do
+  nk, na, i = tonumber(nk), tonumber(na), i + 1
   result = steps[name](part(KEYS, k, nk), part(ARGV, a, na))
   k, a = k + nk, a + na
   if i == 1 and result == 0 then return {0} end
@@ -127,15 +126,16 @@ class Chains:
         script = self._chain_of(steps)
         if script is None:
             return await _in_turn(steps)
-        header: list[str | int | float] = [len(steps)]
+        header: list[str] = []
         keys: list[str] = []
-        args: list[str | int | float] = []
+        args: list[str | int | float] = [""]
         for step in steps:
             assert isinstance(step, ScriptStep)
-            header += (step.name, len(step.keys), len(step.args))
+            header.append(f"{step.name} {len(step.keys)} {len(step.args)}")
             keys += step.keys
             args += step.args
-        reply = await script(keys=keys, args=header + args)
+        args[0] = " ".join(header)
+        reply = await script(keys=keys, args=args)
         return bool(reply[0]), (reply[1] if len(reply) > 1 else None)
 
     def _chain_of(self, steps: Sequence[Step]) -> AsyncScript | None:
@@ -150,6 +150,8 @@ class Chains:
         bodies: dict[str, str] = {}
         for step in steps:
             assert isinstance(step, ScriptStep)
+            if not step.name.isidentifier():
+                raise ValueError(f"a step's name is a word: {step.name!r}")
             if bodies.setdefault(step.name, step.lua) != step.lua:
                 raise ValueError(f"two different scripts are both named {step.name!r}")
         if len(self._chained) >= MAX_SEQUENCES:
