@@ -11,12 +11,14 @@ it, so nothing a stage puts in a decision's details fails here that did not befo
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 from typing import Any
 
 import orjson
 
-__all__ = ["dumps", "loads"]
+__all__ = ["dumps", "field_names", "loads"]
 
 
 def dumps(value: Any) -> str:
@@ -33,3 +35,10 @@ def loads(raw: str | bytes) -> Any:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
         return json.loads(raw)  # NaN and Infinity, which json writes and orjson refuses
+
+
+@functools.cache
+def field_names(cls: type) -> tuple[str, ...]:
+    """A dataclass's field names, found once: ``dataclasses.fields`` builds them anew on
+    every call, and the envelope, transcript and summary encoders ask per object."""
+    return tuple(f.name for f in dataclasses.fields(cls))

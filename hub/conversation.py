@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
+from hub.codec import field_names
 from hub.envelope import Address, Button, InboundMessage, OutboundMessage, Sender, new_id
 
 __all__ = ["Conversation", "ConversationStatus", "TranscriptEntry"]
@@ -123,7 +124,7 @@ class TranscriptEntry:
     def to_json(self) -> dict[str, Any]:
         """Every field; ``details`` as it is (JSON already, not copied: a transcript line
         is serialised on every append, and ``asdict``'s deep copy cost more than the rest)."""
-        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data = {name: getattr(self, name) for name in field_names(TranscriptEntry)}
         data["buttons"] = [{"label": b.label, "value": b.value} for b in self.buttons]
         return data
 

@@ -11,10 +11,11 @@ import itertools
 import secrets
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
+from hub.codec import field_names
 from hub.errors import AddressError
 
 __all__ = [
@@ -243,13 +244,13 @@ class OutboundMessage:
 def message_to_json(message: InboundMessage | OutboundMessage) -> dict[str, Any]:
     """A plain JSON object for ``message`` (every field, nested types flattened)."""
     data: dict[str, Any] = {}
-    for f in fields(message):
-        value = getattr(message, f.name)
-        if f.name in ("attachments", "buttons", "sources"):
-            value = [{g.name: getattr(item, g.name) for g in fields(item)} for item in value]
-        elif f.name == "metadata":
+    for name in field_names(type(message)):
+        value = getattr(message, name)
+        if name in ("attachments", "buttons", "sources"):
+            value = [{g: getattr(item, g) for g in field_names(type(item))} for item in value]
+        elif name == "metadata":
             value = dict(value)
-        data[f.name] = value
+        data[name] = value
     return data
 
 
@@ -257,8 +258,7 @@ def message_from_json(
     cls: type[InboundMessage] | type[OutboundMessage], data: Mapping[str, Any]
 ) -> Any:
     """The envelope ``message_to_json`` wrote; unknown keys are a ValueError."""
-    known = {f.name for f in fields(cls)}
-    unknown = set(data) - known
+    unknown = set(data).difference(field_names(cls))
     if unknown:
         raise ValueError(f"unknown envelope fields {sorted(unknown)}")
     values = dict(data)

@@ -20,10 +20,11 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Literal
 
+from hub.codec import field_names
 from hub.conversation import Conversation, ConversationStatus
 
 __all__ = [
@@ -144,7 +145,7 @@ class ConversationSummary:
         )
 
     def to_json(self) -> dict[str, Any]:
-        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data = {name: getattr(self, name) for name in field_names(ConversationSummary)}
         data["tags"] = list(self.tags)
         data["variants"] = dict(self.variants)
         return data
