@@ -51,7 +51,7 @@ image-test:
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.webchat_load --clients 200 --messages 50
 	$(BIN)/python -m bench.cost
-	$(BIN)/python -m bench.cluster --clients 100 --messages 40
+	$(BIN)/python -m bench.cluster --clients 100 --messages 60 --rounds 3
 	$(BIN)/python -m bench.llm_load --clients 100,300,1000 --mixed 1000
 	$(BIN)/python -m bench.rss
 
