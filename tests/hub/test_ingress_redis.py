@@ -223,14 +223,14 @@ async def test_a_read_that_finds_entries_does_not_wait_on_a_connection_of_its_ow
 ) -> None:
     """Under load a read finds entries: it goes out pipelined with the other commands.
     Only a read that finds nothing blocks, on a pooled connection of its own."""
-    redis = AutoPipelinedRedis.from_url(redis_url, decode_responses=True, client_name="hub")
+    redis = AutoPipelinedRedis.from_url(redis_url, decode_responses=True, client_name="pipelined-log")
     pipelined = RedisLog(redis, "c1", partitions=PARTITIONS)
     try:
         await pipelined.enqueue(work("m1"), 900)
         (first,) = await pipelined.read(range(PARTITIONS), 10, 5.0)
         assert first.work is not None and first.work.key == work("m1").key
         names = [c["name"] for c in await client.client_list()]
-        assert names.count("hub") == 1, names  # the pipelined connection only
+        assert names.count("pipelined-log") == 1, names  # the pipelined connection only
         waiting = asyncio.create_task(pipelined.read(range(PARTITIONS), 10, 5.0))
         await asyncio.sleep(0.3)
         assert not waiting.done()

@@ -75,7 +75,7 @@ async def test_a_lost_connection_raises_and_a_closed_one_refuses(client: aioredi
     await subscriber.connect()
     subscriber.subscribe("d")
     await _until(subscriber, 1)
-    assert await client.client_kill_filter(_type="pubsub") == 1
+    assert await client.client_kill_filter(_type="pubsub") >= 1  # ours, and any left by others
     with pytest.raises(RedisConnectionError):
         await asyncio.wait_for(subscriber.read(), 5)
     await subscriber.close()
