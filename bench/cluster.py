@@ -58,26 +58,23 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-HUB_CPUS: set[int] | None = None  # with --pin: the hubs' cores (the rest run Redis and the load)
+# with --pin: the hubs' cores, and the others (Redis and the load); None: no pinning
+PINNED: tuple[set[int], set[int]] | None = None
 
 
 def pin(hub_cpus: set[int]) -> None:
     """From now on the hubs run on ``hub_cpus`` only, and this process (the load) and
     Redis on the other cores: the hubs' CPU per message is then their own work, not
     also the cost of sharing two cores with a busy Redis and the load generator."""
-    global HUB_CPUS
-    HUB_CPUS = hub_cpus
-    os.sched_setaffinity(0, _other_cpus())
-
-
-def _other_cpus() -> set[int]:
-    return (os.sched_getaffinity(0) | (HUB_CPUS or set())) - (HUB_CPUS or set())
+    global PINNED
+    PINNED = (hub_cpus, os.sched_getaffinity(0) - hub_cpus)
+    os.sched_setaffinity(0, PINNED[1])
 
 
 def spawn_hub(config: Path) -> subprocess.Popen[bytes]:
     process = spawn(["-m", "hub.cli", "run", "--config", str(config)])
-    if HUB_CPUS:
-        os.sched_setaffinity(process.pid, HUB_CPUS)
+    if PINNED:
+        os.sched_setaffinity(process.pid, PINNED[0])
     return process
 
 
@@ -88,8 +85,8 @@ def start_redis(folder: str) -> tuple[subprocess.Popen[bytes], str]:
          "--appendonly", "yes", "--appendfsync", "everysec", "--dir", folder],
         stdout=subprocess.DEVNULL,
     )
-    if HUB_CPUS:
-        os.sched_setaffinity(process.pid, _other_cpus())
+    if PINNED:
+        os.sched_setaffinity(process.pid, PINNED[1])
     return process, f"redis://127.0.0.1:{port}/0"
 
 
@@ -167,7 +164,7 @@ async def takeover(folder: str, redis_url: str, lease_s: float) -> float:
     try:
         for _, port in hubs:
             await wait_ready(f"http://127.0.0.1:{port}/healthz", timeout=120)
-        await asyncio.sleep(3 * lease_s / 3 + 1)  # balanced: each holds about half
+        await wait_balanced([port for _, port in hubs])  # each holds about half
         victim, survivor = hubs
         holders = await redis.mget([Keys().lease(p) for p in range(64)])
         theirs = {p for p, h in enumerate(holders) if h and h.startswith(f"{_hostname()}-{victim[0].pid}-")}

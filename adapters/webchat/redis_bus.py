@@ -6,8 +6,9 @@ PEXPIRE, and PUBLISH of a wake-up on the session's channel. The wake-up carries
 the frame, its stream id and the id it follows (``+<after> <id> <frame JSON>``),
 so a socket that has everything up to ``after`` sends it without reading the
 stream. Each process holds one pub/sub connection (:mod:`hub.store.subscriber`),
-subscribed to the channels of the sessions it has sockets for. A wake-up can be lost (pub/sub keeps nothing),
-so the stream stays the record: when the subscription is confirmed, and again
+subscribed to the channels of the sessions it has sockets for. A wake-up can be
+lost (pub/sub keeps nothing), so the stream stays the record: when the
+subscription is confirmed, and again
 after every reconnection, each listener reads the stream from its own cursor and
 so catches up on whatever was published while it was not subscribed; a socket
 that gets a wake-up whose ``after`` is not its cursor reads the stream too.
@@ -203,7 +204,11 @@ class RedisSessionBus:
         subscriber = Subscriber(self.redis.connection_pool)
         await subscriber.connect()
         channels = list(self._channels)  # from here on, listen() subscribes on it itself
-        subscriber.subscribe(*channels)
+        try:
+            subscriber.subscribe(*channels)
+        except RedisError:  # closed already: its connection goes back, the reader retries
+            await subscriber.close()
+            raise
         self._subscriber = subscriber
         if self._down:
             logger.info("webchat: resubscribed to %d session channel(s); catching up", len(channels))

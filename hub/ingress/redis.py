@@ -124,14 +124,15 @@ class RedisLog:
         if not partitions:
             return []
         now, blocking = self._read_commands(frozenset(partitions), count, _ms(block_s))
+        wait = blocking if block_s > 0 else None
         async with redis_errors("read"):
             try:
-                reply = await self._read(now, blocking if block_s > 0 else None)
+                reply = await self._read(now, wait)
             except ResponseError as exc:
                 if "NOGROUP" not in str(exc):
                     raise
                 await self.create_groups(partitions)  # Redis lost its data (a restart)
-                reply = await self._read(now, blocking if block_s > 0 else None)
+                reply = await self._read(now, wait)
         return [entry for stream, rows in reply or () for entry in self._entries(stream, rows)]
 
     async def _read(self, now: tuple[Any, ...], blocking: tuple[Any, ...] | None) -> Any:

@@ -45,7 +45,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import DataError, InvalidResponse, NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-__all__ = ["NOT_ENOUGH_DATA", "AutoPipelinedRedis", "hiredis_reader", "pack"]
+__all__ = ["NOT_ENOUGH_DATA", "AutoPipelinedRedis", "hand_back", "hiredis_reader", "pack"]
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +98,14 @@ def hiredis_reader(connection: Any) -> Any:
     if encoder.decode_responses:
         kwargs.update(encoding=encoder.encoding, errors=encoder.encoding_errors)
     return hiredis.Reader(**kwargs)
+
+
+async def hand_back(pool: Any, connection: Any) -> None:
+    """A connection taken out of ``pool`` for good (the pipe's, a subscription's),
+    disconnected and returned, so the pool can make another."""
+    with suppress(Exception):
+        await connection.disconnect(nowait=True)
+    await pool.release(connection)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -179,7 +187,11 @@ class _Pipe:
             self._waiting.append((future, args[0], options, now))
         if not packed:
             return
-        self._writer.write(b"".join(packed))
+        try:
+            self._writer.write(b"".join(packed))
+        except (OSError, RuntimeError) as exc:  # closed under us (uvloop raises): all hear it
+            self._lost(RedisConnectionError(f"Error while writing to the pipelined connection: {exc}"))
+            return
         if self._watchdog is None and self._timeout is not None:
             self._watchdog = asyncio.get_running_loop().call_later(self._timeout, self._watch)
 
@@ -236,7 +248,11 @@ class _Pipe:
             waiting.popleft()
             if not future.done():
                 self._redis._resolve(future, command, options, reply)
-        if self._watchdog is not None:  # nothing left to watch
+        self._nothing_waits()
+
+    def _nothing_waits(self) -> None:
+        """No reply is due: no timer to keep, and a close may go on."""
+        if self._watchdog is not None:
             self._watchdog.cancel()
             self._watchdog = None
         if self._drained is not None and not self._drained.done():
@@ -258,26 +274,17 @@ class _Pipe:
     def _lost(self, exc: Exception, *, from_reader: bool = False) -> None:
         """The connection is done for: its waiting callers hear ``exc``; it goes back
         to the pool, disconnected."""
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-            self._watchdog = None
         waiting, self._waiting = self._waiting, deque()
         for future, *_ in waiting:
             if not future.done():
                 future.set_exception(exc)
-        if self._drained is not None and not self._drained.done():
-            self._drained.set_result(None)
+        self._nothing_waits()
         connection, reading = self._connection, self._reading
         self._connection = self._parser = self._writer = self._reading = None
         if reading is not None and not from_reader:
             reading.cancel()
         if connection is not None:
-            self._redis._track(self._hand_back(connection))
-
-    async def _hand_back(self, connection: Any) -> None:
-        with suppress(Exception):
-            await connection.disconnect(nowait=True)
-        await self._redis.connection_pool.release(connection)
+            self._redis._track(hand_back(self._redis.connection_pool, connection))
 
     async def close(self) -> None:
         """Let the replies still due arrive (up to the timeout), then hand the connection back."""

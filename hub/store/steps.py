@@ -113,7 +113,7 @@ class Chains:
     def __init__(self, redis: aioredis.Redis) -> None:
         self.redis = redis
         self._scripts: dict[tuple[str, ...], AsyncScript] = {}
-        self._chained: dict[tuple[Any, ...], AsyncScript] = {}  # the steps' scripts, in order
+        self._chained: dict[tuple[Any, ...], AsyncScript] = {}  # by the steps' names and scripts
 
     async def run(self, steps: Sequence[Step]) -> tuple[bool, Any]:
         """Run ``steps`` in order. The first one guards: if it returns 0 (or false),
@@ -139,9 +139,9 @@ class Chains:
         return bool(reply[0]), (reply[1] if len(reply) > 1 else None)
 
     def _chain_of(self, steps: Sequence[Step]) -> AsyncScript | None:
-        """The chained script for these steps' scripts, found once per sequence of them;
-        None when they cannot be chained."""
-        sequence = tuple(getattr(step, "script", None) for step in steps)
+        """The chained script for these steps, found once per sequence of their names and
+        scripts; None when they cannot be chained."""
+        sequence = tuple((getattr(step, "name", None), getattr(step, "script", None)) for step in steps)
         script = self._chained.get(sequence)
         if script is not None:
             return script

@@ -15,13 +15,12 @@ new subscriber and subscribes again.
 from __future__ import annotations
 
 import logging
-from contextlib import suppress
 from typing import Any
 
 from redis import asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from hub.store.pipelining import NOT_ENOUGH_DATA, hiredis_reader, pack
+from hub.store.pipelining import NOT_ENOUGH_DATA, hand_back, hiredis_reader, pack
 
 __all__ = ["Message", "Subscriber"]
 
@@ -86,8 +85,5 @@ class Subscriber:
 
     async def close(self) -> None:
         connection, self._connection, self._parser = self._connection, None, None
-        if connection is None:
-            return
-        with suppress(Exception):
-            await connection.disconnect(nowait=True)
-        await self._pool.release(connection)
+        if connection is not None:
+            await hand_back(self._pool, connection)

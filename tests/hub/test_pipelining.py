@@ -222,13 +222,14 @@ async def test_every_pipelined_command_shares_one_connection(redis_url: str) -> 
 
 
 async def test_batches_queued_while_connecting_go_out_in_order(client: AutoPipelinedRedis) -> None:
-    first = asyncio.create_task(client.rpush("list", "a"))
-    await asyncio.sleep(0)  # the first batch is flushed and waits for the connection
-    second = asyncio.create_task(client.rpush("list", "b"))
-    await asyncio.sleep(0)
-    third = asyncio.create_task(client.rpush("list", "c"))
-    await asyncio.gather(first, second, third)
-    assert await client.lrange("list", 0, -1) == ["a", "b", "c"]
+    """One command per turn of the loop, from before the connection is up until after:
+    the batches that waited for it go out before any flushed once it is there."""
+    sent = []
+    for i in range(200):
+        sent.append(asyncio.create_task(client.rpush("list", str(i))))
+        await asyncio.sleep(0)
+    await asyncio.gather(*sent)
+    assert await client.lrange("list", 0, -1) == [str(i) for i in range(200)]
 
 
 async def test_a_killed_connection_is_replaced_by_the_next_command(

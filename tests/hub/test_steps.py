@@ -68,3 +68,9 @@ async def test_steps_it_cannot_chain_run_in_turn_with_the_same_guard(
     assert await redis.get("n") is None
     assert await chains.run([ScriptStep("incr", incr, ("n",), (1,)), CallStep(note)]) == (True, "noted")
     assert made == ["guard", "note"] and await redis.get("n") == "1"
+
+
+async def test_one_script_under_two_names_runs_under_each(redis: AutoPipelinedRedis) -> None:
+    chains, incr = Chains(redis), redis.register_script(INCR)
+    assert await chains.run([ScriptStep("incr", incr, ("n",), (1,))]) == (True, 1)
+    assert await chains.run([ScriptStep("add", incr, ("n",), (2,))]) == (True, 3)
